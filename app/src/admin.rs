@@ -1,0 +1,98 @@
+//! Admin pages: the people who use Parley and their roles.
+
+use crate::auth::{Gate, RequireRole};
+use crate::error::AppError;
+use crate::layout::ErrorNotice;
+use leptos::prelude::*;
+use parley::model::{CurrentUser, UserListItem};
+use parley::{Role, UserId};
+
+/// Every account, newest first (admins only).
+#[server(endpoint = "admin/users")]
+pub async fn list_users() -> Result<Vec<UserListItem>, AppError> {
+    use crate::ssr::{backend, require_admin, respond};
+    let _admin = require_admin().await?;
+    respond(backend::accounts::list_users(&backend()?.db).await)
+}
+
+/// Gives a user another role (admins only; not their own).
+#[server(endpoint = "admin/set_role")]
+pub async fn set_user_role(user_id: UserId, role: Role) -> Result<UserListItem, AppError> {
+    use crate::ssr::{backend, require_admin, respond};
+    let admin = require_admin().await?;
+    respond(backend::accounts::set_role(&backend()?.db, &admin, user_id, role).await)
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    view! {
+        <RequireRole gate=Gate::Admin children=|me: CurrentUser| view! { <UsersTable me=me/> }/>
+    }
+}
+
+#[component]
+fn UsersTable(me: CurrentUser) -> impl IntoView {
+    let set_role = ServerAction::<SetUserRole>::new();
+    let users = Resource::new(move || set_role.version().get(), |_| list_users());
+    let result = move || set_role.value().get();
+    view! {
+        <section class="page">
+            <h1>"Users"</h1>
+            <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
+            {move || match result() {
+                Some(Ok(user)) => Some(view! {
+                    <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
+                }.into_any()),
+                Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
+                None => None,
+            }}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    let me = me.clone();
+                    Suspend::new(async move {
+                        match users.await {
+                            Ok(users) => view! {
+                                <table class="table" data-testid="users">
+                                    <thead>
+                                        <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
+                                    </thead>
+                                    <tbody>
+                                        {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any(),
+                            Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn UserRow(user: UserListItem, me: UserId, set_role: ServerAction<SetUserRole>) -> impl IntoView {
+    let is_me = user.id == me;
+    let email = user.email.clone();
+    view! {
+        <tr data-email=email.clone()>
+            <td>{user.name.clone()}</td>
+            <td>{email.clone()}</td>
+            <td><span class=format!("role-tag role-{}", user.role.as_str())>{user.role.label()}</span></td>
+            <td>{user.created_at.month_year()}</td>
+            <td>
+                {(!is_me).then(|| view! {
+                    <ActionForm action=set_role attr:class="inline">
+                        <input type="hidden" name="user_id" value=user.id.0/>
+                        <select name="role" aria-label="Role">
+                            {Role::ALL.into_iter().map(|r| view! {
+                                <option value=r.as_str() selected=r == user.role>{r.label()}</option>
+                            }).collect_view()}
+                        </select>
+                        <button type="submit" class="small">"Change role"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
+    }
+}

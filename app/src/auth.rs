@@ -1,0 +1,261 @@
+//! Accounts in the UI: register, sign in, sign out, the signed-in user in
+//! context, and the gate that keeps pages to the roles they are for.
+
+use crate::error::AppError;
+use crate::layout::{ErrorNotice, Forbidden};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use parley::model::CurrentUser;
+use parley::Role;
+
+/// Where each role starts after signing in.
+pub fn home_for(role: Role) -> &'static str {
+    if role.is_staff() {
+        "/inbox"
+    } else {
+        "/messages"
+    }
+}
+
+/// Creates a customer account and signs it in.
+#[server(endpoint = "register")]
+pub async fn register(email: String, name: String, password: String) -> Result<CurrentUser, AppError> {
+    use crate::ssr::{backend, respond, session};
+    let svc = backend()?;
+    let session = session().await?;
+    let user = respond(backend::accounts::register(&svc.db, &email, &name, &password).await)?;
+    respond(backend::accounts::sign_in(&session, &user).await)?;
+    leptos_axum::redirect(home_for(user.role));
+    Ok(user)
+}
+
+/// Signs in with email and password; the session id is rotated.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<CurrentUser, AppError> {
+    use crate::ssr::{backend, respond, session};
+    let svc = backend()?;
+    let session = session().await?;
+    let user = respond(backend::accounts::authenticate(&svc.db, &email, &password).await)?;
+    respond(backend::accounts::sign_in(&session, &user).await)?;
+    leptos_axum::redirect(home_for(user.role));
+    Ok(user)
+}
+
+/// Ends the session.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::ssr::{respond, session};
+    let session = session().await?;
+    respond(backend::accounts::sign_out(&session).await)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Who is signed in (`None` for a guest).
+#[server(endpoint = "me")]
+pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
+    crate::ssr::current_user().await
+}
+
+/// The signed-in user and the actions that change it, shared through context.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub user: Resource<Result<Option<CurrentUser>, AppError>>,
+    pub login: ServerAction<Login>,
+    pub register: ServerAction<Register>,
+    pub logout: ServerAction<Logout>,
+}
+
+impl Auth {
+    /// Creates the context; the user is refetched whenever an action completes.
+    pub fn provide() -> Auth {
+        let login = ServerAction::<Login>::new();
+        let register = ServerAction::<Register>::new();
+        let logout = ServerAction::<Logout>::new();
+        let user = Resource::new(
+            move || {
+                (
+                    login.version().get(),
+                    register.version().get(),
+                    logout.version().get(),
+                )
+            },
+            |_| get_current_user(),
+        );
+        let auth = Auth {
+            user,
+            login,
+            register,
+            logout,
+        };
+        provide_context(auth);
+        auth
+    }
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+/// Which roles a page is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    SignedIn,
+    Customer,
+    Staff,
+    Admin,
+}
+
+impl Gate {
+    fn admits(self, role: Role) -> bool {
+        match self {
+            Gate::SignedIn => true,
+            Gate::Customer => role == Role::Customer,
+            Gate::Staff => role.is_staff(),
+            Gate::Admin => role.is_admin(),
+        }
+    }
+
+    fn refusal(self) -> &'static str {
+        match self {
+            Gate::SignedIn => "",
+            Gate::Customer => "This page is for customers. The support team works from the inbox.",
+            Gate::Staff => "This page is for the support team.",
+            Gate::Admin => "This page is for admins.",
+        }
+    }
+}
+
+/// Shows `children` (given the user) only to the roles the gate admits:
+/// guests get a sign-in prompt (401), other roles a refusal (403). The server
+/// functions behind the page check again; this only spares a useless page.
+#[component]
+pub fn RequireRole<F, V>(gate: Gate, children: F) -> impl IntoView
+where
+    F: Fn(CurrentUser) -> V + Send + Sync + Clone + 'static,
+    V: IntoView + 'static,
+{
+    let auth = use_auth();
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {
+                let children = children.clone();
+                move || {
+                    let children = children.clone();
+                    Suspend::new(async move {
+                        match auth.user.await {
+                            Ok(Some(user)) if gate.admits(user.role) => children(user).into_any(),
+                            Ok(Some(_)) => view! { <Forbidden message=gate.refusal()/> }.into_any(),
+                            Ok(None) => view! { <SignInPrompt/> }.into_any(),
+                            Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                        }
+                    })
+                }
+            }
+        </Transition>
+    }
+}
+
+/// For guests on a page that needs an account.
+#[component]
+pub fn SignInPrompt() -> impl IntoView {
+    crate::layout::set_status(401);
+    view! {
+        <section class="card narrow">
+            <h1>"Please sign in"</h1>
+            <p>"You need an account to see this page."</p>
+            <p>
+                <A href="/login" attr:class="button">"Sign in"</A>
+                " or "
+                <A href="/register">"create an account"</A>
+            </p>
+        </section>
+    }
+}
+
+type Outcome = Signal<Option<Result<CurrentUser, AppError>>>;
+
+/// The last submission's error about `field`, to show under that input.
+fn field_error(outcome: Outcome, field: &'static str) -> impl Fn() -> Option<String> + Copy {
+    move || {
+        outcome
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.for_field(field))
+    }
+}
+
+/// The last submission's error about no particular field, to show above the form.
+fn general_error(outcome: Outcome) -> impl Fn() -> Option<String> + Copy {
+    move || outcome.get().and_then(|r| r.err()).and_then(|e| e.general())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = use_auth().login;
+    let outcome: Outcome = Signal::derive(move || action.value().get());
+    view! {
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="login-form">
+                <p class="form-error" role="alert">{general_error(outcome)}</p>
+                <label>
+                    "Email"
+                    <input type="email" name="email" autocomplete="email"/>
+                </label>
+                <p class="field-error" data-field="email">{field_error(outcome, "email")}</p>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password"/>
+                </label>
+                <p class="field-error" data-field="password">{field_error(outcome, "password")}</p>
+                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+            </ActionForm>
+            <p class="muted">"New here? " <A href="/register">"Create an account"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let action = use_auth().register;
+    let outcome: Outcome = Signal::derive(move || action.value().get());
+    view! {
+        <section class="card narrow">
+            <h1>"Create your account"</h1>
+            <p class="muted">"An account lets you talk to our support team and keep your conversations."</p>
+            <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="register-form">
+                <p class="form-error" role="alert">{general_error(outcome)}</p>
+                <label>
+                    "Name"
+                    <input type="text" name="name" autocomplete="name"/>
+                </label>
+                <p class="field-error" data-field="name">{field_error(outcome, "name")}</p>
+                <label>
+                    "Email"
+                    <input type="email" name="email" autocomplete="email"/>
+                </label>
+                <p class="field-error" data-field="email">{field_error(outcome, "email")}</p>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="new-password"/>
+                    <span class="hint">"At least 8 characters."</span>
+                </label>
+                <p class="field-error" data-field="password">{field_error(outcome, "password")}</p>
+                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+            </ActionForm>
+            <p class="muted">"Already have an account? " <A href="/login">"Sign in"</A></p>
+        </section>
+    }
+}
+
+/// The sign-out button in the top bar.
+#[component]
+pub fn LogoutButton() -> impl IntoView {
+    let action = use_auth().logout;
+    view! {
+        <ActionForm action=action attr:class="inline">
+            <button type="submit" class="link-button" data-testid="logout">"Log out"</button>
+        </ActionForm>
+    }
+}

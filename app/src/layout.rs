@@ -1,0 +1,106 @@
+//! The frame around every page (top bar, navigation, account menu) and the
+//! small pages and notices shared by all: not found, forbidden, errors.
+
+use crate::auth::{use_auth, LogoutButton};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_router::components::A;
+use parley::model::CurrentUser;
+
+/// Sets the HTTP status of the server-rendered page (no-op in the browser).
+pub fn set_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(response), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::StatusCode::from_u16(code),
+    ) {
+        response.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
+}
+
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                " Parley"
+            </A>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(user)) => view! { <SignedInNav user=user/> }.into_any(),
+                        _ => view! {
+                            <nav class="nav">
+                                <A href="/login">"Sign in"</A>
+                                <A href="/register" attr:class="button small">"Create account"</A>
+                            </nav>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+#[component]
+fn SignedInNav(user: CurrentUser) -> impl IntoView {
+    let role = user.role;
+    view! {
+        <nav class="nav" data-testid="nav">
+            {(!role.is_staff()).then(|| view! { <A href="/messages">"Messages"</A> })}
+            {role.is_staff().then(|| view! { <A href="/inbox">"Inbox"</A> })}
+            {role.is_admin().then(|| view! { <A href="/admin/users">"Users"</A> })}
+        </nav>
+        <div class="account">
+            <span class="who" data-testid="whoami">
+                {user.name.clone()}
+                <span class="role-tag">{role.label()}</span>
+            </span>
+            <LogoutButton/>
+        </div>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_status(404);
+    view! {
+        <section class="card narrow">
+            <h1>"Not found"</h1>
+            <p>"There is nothing here, or it is not yours to see."</p>
+            <p><A href="/">"Back to the start"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn Forbidden(#[prop(into)] message: String) -> impl IntoView {
+    set_status(403);
+    view! {
+        <section class="card narrow" data-testid="forbidden">
+            <h1>"Not allowed"</h1>
+            <p>{message}</p>
+            <p><A href="/">"Back to the start"</A></p>
+        </section>
+    }
+}
+
+/// A failed load, in words; a missing thing reads as "not found".
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    use crate::error::ErrorKind;
+    match error.kind {
+        ErrorKind::NotFound => view! { <NotFound/> }.into_any(),
+        ErrorKind::Forbidden => view! { <Forbidden message=error.message/> }.into_any(),
+        ErrorKind::Unauthorized => view! { <crate::auth::SignInPrompt/> }.into_any(),
+        _ => view! {
+            <p class="notice error" role="alert">{error.message}</p>
+        }
+        .into_any(),
+    }
+}

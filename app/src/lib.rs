@@ -1,0 +1,144 @@
+//! # Parley's user interface
+//!
+//! Leptos components, routes and `#[server]` functions. The same code renders
+//! on the server (feature `ssr`) and hydrates in the browser (feature
+//! `hydrate`); server functions run only on the server and are called over
+//! HTTP from the browser, at stable URLs under `/api/`.
+//!
+//! # Layout
+//! - [`auth`]: register, sign in/out, the current user, role gates.
+//! - [`admin`]: user and role management.
+//! - [`inbox`]: the staff inbox.
+//! - [`messages`]: the customer's conversations.
+//! - [`layout`]: the top bar and shared notices (not found, forbidden).
+//! - [`live`]: the browser's WebSocket client (inert on the server).
+//! - [`error`]: [`error::AppError`], what a server function can fail with.
+//! - `ssr` (server only): context, sessions and role checks for server functions.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod inbox;
+pub mod layout;
+pub mod live;
+pub mod messages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use auth::{use_auth, Auth, LoginPage, RegisterPage};
+use layout::{NotFound, TopBar};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path, SsrMode,
+};
+use live::{Live, LiveState};
+
+/// The name cargo-leptos gives the WASM, JS and CSS bundles.
+pub const OUTPUT_NAME: &str = "parley";
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let auth = Auth::provide();
+    let live = Live::provide();
+
+    // One socket per tab, for whoever is signed in; restarted on a change of user.
+    Effect::new(move |previous: Option<Option<parley::UserId>>| {
+        let user = auth.user.get().and_then(|r| r.ok()).flatten().map(|u| u.id);
+        if previous.as_ref() != Some(&user) {
+            live.run_for(user);
+        }
+        user
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/parley.css"/>
+        <Title text="Parley"/>
+        <Router>
+            <TopBar/>
+            <ConnectionBanner/>
+            <main class="main">
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
+                    <Route path=path!("/messages") view=messages::MessagesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/inbox") view=inbox::InboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// "Reconnecting…" while the live socket is down after having been up.
+#[component]
+fn ConnectionBanner() -> impl IntoView {
+    let live = live::use_live();
+    move || {
+        matches!(live.state.get(), LiveState::Reconnecting { .. }).then(|| {
+            view! {
+                <div class="banner" role="status" data-testid="reconnecting">
+                    "Reconnecting… messages you write are kept and sent when the connection is back."
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn HomePage() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <section class="hero">
+            <h1>"Talk to our support team"</h1>
+            <p class="lead">
+                "Ask a question, follow up on an order, report a problem: start a conversation and we answer right here, live."
+            </p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match auth.user.await {
+                        Ok(Some(user)) => {
+                            let href = auth::home_for(user.role);
+                            let label = if user.role.is_staff() { "Open the inbox" } else { "Go to your messages" };
+                            view! {
+                                <p>{format!("Welcome back, {}.", user.name)}</p>
+                                <p><A href=href attr:class="button">{label}</A></p>
+                            }.into_any()
+                        }
+                        _ => view! {
+                            <p>
+                                <A href="/register" attr:class="button">"Create an account"</A>
+                                " "
+                                <A href="/login">"or sign in"</A>
+                            </p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,263 @@
+//! The browser's one WebSocket to `/ws`: connects once a user is signed in,
+//! pings on the heartbeat the server announces, and reconnects with
+//! exponential backoff and full jitter whenever the socket drops.
+//!
+//! Pages listen for [`ServerFrame`]s with [`Live::on_frame`] and send with
+//! [`Live::send`]. Sending while disconnected returns `false` instead of
+//! queueing: whoever needs delivery keeps its own outbox and resends on the
+//! next `hello` (see the thread's composer). On the server this is inert.
+
+use leptos::prelude::*;
+use parley::protocol::{ClientFrame, ServerFrame};
+#[cfg(feature = "hydrate")]
+use std::rc::Rc;
+
+/// How the socket is doing, for the "Reconnecting…" banner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiveState {
+    /// No user, or not started yet (and always during server rendering).
+    Idle,
+    Connecting,
+    Open,
+    /// Dropped; the next attempt is scheduled.
+    Reconnecting {
+        attempt: u32,
+    },
+}
+
+#[cfg(feature = "hydrate")]
+type Listener = Rc<dyn Fn(&ServerFrame)>;
+
+/// The live connection, shared through context (it is `Copy`).
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub state: RwSignal<LiveState>,
+    /// Bumped on each `hello`: effects that must resubscribe after a
+    /// reconnect track this.
+    pub connected_epoch: RwSignal<u64>,
+    /// Browser-only state (listeners hold `Rc`s, which must never reach the
+    /// server's multi-threaded runtime).
+    #[cfg(feature = "hydrate")]
+    inner: StoredValue<Inner, LocalStorage>,
+}
+
+#[cfg(feature = "hydrate")]
+#[derive(Default)]
+struct Inner {
+    listeners: Vec<(u64, Listener)>,
+    next_listener: u64,
+    outgoing: Option<futures::channel::mpsc::UnboundedSender<String>>,
+    /// Which connection loop is current; older loops stop when it changes.
+    generation: u64,
+}
+
+pub fn use_live() -> Live {
+    expect_context::<Live>()
+}
+
+impl Live {
+    pub fn provide() -> Live {
+        let live = Live {
+            state: RwSignal::new(LiveState::Idle),
+            connected_epoch: RwSignal::new(0),
+            #[cfg(feature = "hydrate")]
+            inner: StoredValue::new_local(Inner::default()),
+        };
+        provide_context(live);
+        live
+    }
+
+    /// Calls `listener` for every frame until the current reactive owner
+    /// (the component that registered it) is cleaned up.
+    pub fn on_frame(&self, listener: impl Fn(&ServerFrame) + 'static) {
+        #[cfg(not(feature = "hydrate"))]
+        let _ = listener;
+        #[cfg(feature = "hydrate")]
+        {
+            let id = self
+                .inner
+                .try_update_value(|inner| {
+                    inner.next_listener += 1;
+                    let id = inner.next_listener;
+                    inner.listeners.push((id, Rc::new(listener)));
+                    id
+                })
+                .unwrap_or_default();
+            let inner = self.inner;
+            on_cleanup(move || {
+                inner.try_update_value(|inner| inner.listeners.retain(|(other, _)| *other != id));
+            });
+        }
+    }
+
+    /// Sends a frame if the socket is open; `false` means it was not sent.
+    pub fn send(&self, frame: &ClientFrame) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            if self.state.get_untracked() != LiveState::Open {
+                return false;
+            }
+            let json = frame.to_json();
+            self.inner
+                .try_with_value(|inner| {
+                    inner
+                        .outgoing
+                        .as_ref()
+                        .is_some_and(|tx| tx.unbounded_send(json).is_ok())
+                })
+                .unwrap_or(false)
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = frame;
+            false
+        }
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn dispatch(&self, frame: &ServerFrame) {
+        // Clone the list first: a listener may register or drop listeners.
+        let listeners: Vec<Listener> = self
+            .inner
+            .try_with_value(|inner| inner.listeners.iter().map(|(_, l)| l.clone()).collect())
+            .unwrap_or_default();
+        for listener in listeners {
+            listener(frame);
+        }
+    }
+
+    /// Starts (or restarts, for another user) the connection loop; `None` stops it.
+    pub fn run_for(&self, user: Option<parley::UserId>) {
+        #[cfg(not(feature = "hydrate"))]
+        let _ = user;
+        #[cfg(feature = "hydrate")]
+        {
+            let generation = self
+                .inner
+                .try_update_value(|inner| {
+                    inner.generation += 1;
+                    inner.outgoing = None;
+                    inner.generation
+                })
+                .unwrap_or_default();
+            match user {
+                None => self.state.set(LiveState::Idle),
+                Some(_) => leptos::task::spawn_local(client::run(*self, generation)),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod client {
+    use super::{Live, LiveState};
+    use futures::{FutureExt, SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message};
+    use leptos::prelude::*;
+    use parley::protocol::{ClientFrame, ServerFrame};
+
+    const FIRST_DELAY_MS: f64 = 500.0;
+    const MAX_DELAY_MS: f64 = 15_000.0;
+    const DEFAULT_HEARTBEAT_MS: u32 = 20_000;
+
+    fn ws_url() -> Option<String> {
+        let location = web_sys::window()?.location();
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    }
+
+    /// Full jitter: a random delay up to the exponential bound, so a server
+    /// restart is not met by every tab at the same instant.
+    fn backoff_ms(attempt: u32) -> u32 {
+        let bound = (FIRST_DELAY_MS * 2f64.powi(attempt.min(10) as i32)).min(MAX_DELAY_MS);
+        (bound * (0.5 + js_sys::Math::random() / 2.0)) as u32
+    }
+
+    fn is_current(live: Live, generation: u64) -> bool {
+        live.inner
+            .try_with_value(|inner| inner.generation == generation)
+            .unwrap_or(false)
+    }
+
+    pub(super) async fn run(live: Live, generation: u64) {
+        let mut attempt: u32 = 0;
+        while is_current(live, generation) {
+            live.state.set(if attempt == 0 {
+                LiveState::Connecting
+            } else {
+                LiveState::Reconnecting { attempt }
+            });
+            if let Some(url) = ws_url() {
+                if let Ok(socket) = WebSocket::open(&url) {
+                    if connection(live, generation, socket).await {
+                        attempt = 0;
+                    }
+                }
+            }
+            if !is_current(live, generation) {
+                return;
+            }
+            attempt += 1;
+            live.state.set(LiveState::Reconnecting { attempt });
+            gloo_timers::future::TimeoutFuture::new(backoff_ms(attempt)).await;
+        }
+    }
+
+    /// Runs one socket until it drops; `true` if it got as far as `hello`.
+    async fn connection(live: Live, generation: u64, socket: WebSocket) -> bool {
+        let (mut sink, stream) = socket.split();
+        let mut stream = stream.fuse();
+        let (tx, rx) = futures::channel::mpsc::unbounded::<String>();
+        let mut rx = rx.fuse();
+        let mut greeted = false;
+        let mut heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+        let mut awaiting_pong = false;
+        loop {
+            let mut tick = gloo_timers::future::TimeoutFuture::new(heartbeat_ms).fuse();
+            futures::select! {
+                incoming = stream.next() => {
+                    let text = match incoming {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Bytes(_))) => continue,
+                        Some(Err(_)) | None => break,
+                    };
+                    let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
+                    awaiting_pong = false;
+                    if let ServerFrame::Hello { heartbeat_ms: hb, .. } = &frame {
+                        heartbeat_ms = u32::try_from(*hb).unwrap_or(DEFAULT_HEARTBEAT_MS).max(1_000);
+                        greeted = true;
+                        live.inner.update_value(|inner| inner.outgoing = Some(tx.clone()));
+                        live.state.set(LiveState::Open);
+                        live.connected_epoch.update(|e| *e += 1);
+                    }
+                    live.dispatch(&frame);
+                }
+                outgoing = rx.next() => {
+                    let Some(json) = outgoing else { break };
+                    if sink.send(Message::Text(json)).await.is_err() { break }
+                }
+                _ = tick => {
+                    // No frame for a whole heartbeat after our ping: the
+                    // connection is dead even if the browser has not noticed.
+                    if awaiting_pong { break }
+                    awaiting_pong = true;
+                    if sink.send(Message::Text(ClientFrame::Ping.to_json())).await.is_err() { break }
+                }
+            }
+            if !is_current(live, generation) {
+                break;
+            }
+        }
+        live.inner.update_value(|inner| {
+            if inner.generation == generation {
+                inner.outgoing = None;
+            }
+        });
+        let _ = sink.close().await;
+        greeted
+    }
+}

@@ -1,0 +1,86 @@
+//! Server-only glue for server functions: reach the [`backend::Backend`] and
+//! the session from Leptos context, check who is asking, and turn core errors
+//! into [`AppError`]s with the right HTTP status.
+//!
+//! Every server function is a public endpoint: each one starts with one of
+//! [`require_user`], [`require_staff`] or [`require_admin`].
+
+use crate::error::{AppError, ErrorKind};
+use backend::{accounts, Backend, ServiceError};
+use http::header::ACCEPT;
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+use parley::model::CurrentUser;
+use tower_sessions::Session;
+
+/// The backend handle the server put into context.
+pub fn backend() -> Result<Backend, AppError> {
+    use_context::<Backend>().ok_or_else(|| {
+        tracing::error!("Backend missing from the Leptos context");
+        AppError::new(ErrorKind::Internal, "The server is misconfigured.")
+    })
+}
+
+/// This request's session (tower-sessions puts it in the request extensions).
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        tracing::error!(error = ?e, "no session on the request");
+        AppError::new(ErrorKind::Internal, "The server is misconfigured.")
+    })
+}
+
+/// Records the error's HTTP status on the response, except for plain HTML
+/// form posts (no WASM yet), which must stay a redirect back to the form so
+/// the page can show the error.
+pub fn fail(err: impl Into<AppError>) -> AppError {
+    let err = err.into();
+    let is_form_navigation = use_context::<Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false);
+    if !is_form_navigation {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(err.status());
+        }
+    }
+    err
+}
+
+/// Converts a core result, recording the status on failure.
+pub fn respond<T>(result: Result<T, ServiceError>) -> Result<T, AppError> {
+    result.map_err(fail)
+}
+
+/// The signed-in user, or `None` for a guest.
+pub async fn current_user() -> Result<Option<CurrentUser>, AppError> {
+    let backend = backend()?;
+    let session = session().await?;
+    respond(accounts::session_user(&backend.db, &session).await)
+}
+
+/// A signed-in user (401 otherwise).
+pub async fn require_user() -> Result<CurrentUser, AppError> {
+    let backend = backend()?;
+    let session = session().await?;
+    respond(accounts::require_user(&backend.db, &session).await)
+}
+
+/// A signed-in agent or admin (401 for guests, 403 for customers).
+pub async fn require_staff() -> Result<CurrentUser, AppError> {
+    let backend = backend()?;
+    let session = session().await?;
+    respond(accounts::require_staff(&backend.db, &session).await)
+}
+
+/// A signed-in admin (401 for guests, 403 for everyone else).
+pub async fn require_admin() -> Result<CurrentUser, AppError> {
+    let backend = backend()?;
+    let session = session().await?;
+    respond(accounts::require_admin(&backend.db, &session).await)
+}

@@ -1,0 +1,262 @@
+//! Accounts: registration, sign-in, roles, and the link between a browser
+//! session and a user.
+//!
+//! Passwords are hashed with argon2id (the `argon2` crate's defaults: 19 MiB,
+//! 2 passes) on the blocking pool, so a burst of logins cannot stall the
+//! async workers that carry live messages.
+
+use crate::error::{is_unique_violation, ServiceResult};
+use crate::{clock, Db, ServiceError};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use parley::model::{CurrentUser, UserListItem};
+use parley::validate::{DisplayName, Email, Password};
+use parley::{Role, Timestamp, UserId, ValidationError};
+use std::sync::OnceLock;
+use tower_sessions::Session;
+
+/// The session key under which the signed-in user's id is kept.
+const SESSION_USER_KEY: &str = "user_id";
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn role(&self) -> ServiceResult<Role> {
+        self.role
+            .parse()
+            .map_err(|_| ServiceError::Internal(format!("user {} has unknown role {:?}", self.id, self.role)))
+    }
+
+    fn into_current(self) -> ServiceResult<CurrentUser> {
+        let role = self.role()?;
+        Ok(CurrentUser {
+            id: UserId(self.id),
+            name: self.name,
+            email: self.email,
+            role,
+        })
+    }
+
+    fn into_list_item(self) -> ServiceResult<UserListItem> {
+        let role = self.role()?;
+        Ok(UserListItem {
+            id: UserId(self.id),
+            name: self.name,
+            email: self.email,
+            role,
+            created_at: Timestamp(self.created_at),
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, created_at";
+
+/// Hashes a password with argon2id and a fresh random salt.
+pub async fn hash_password(password: &Password) -> ServiceResult<String> {
+    let password = password.as_str().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| ServiceError::Internal(format!("hashing a password failed: {e}")))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))?
+}
+
+/// Whether `password` matches the stored PHC string.
+async fn verify_password(password: &str, stored_hash: &str) -> ServiceResult<bool> {
+    let password = password.to_owned();
+    let stored_hash = stored_hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&stored_hash)
+            .map_err(|e| ServiceError::Internal(format!("stored password hash is malformed: {e}")))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("verification task failed: {e}")))?
+}
+
+/// A real hash to verify against when the email is unknown, so that a wrong
+/// email takes as long as a wrong password (no account enumeration by timing).
+async fn decoy_hash() -> ServiceResult<&'static str> {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DECOY.get() {
+        return Ok(hash);
+    }
+    let password = Password::parse("decoy-password-never-used")?;
+    let hash = hash_password(&password).await?;
+    Ok(DECOY.get_or_init(|| hash))
+}
+
+/// Creates an account. The email must be new.
+pub async fn create_user(
+    db: &Db,
+    email: &Email,
+    name: &DisplayName,
+    role: Role,
+    password: &Password,
+) -> ServiceResult<CurrentUser> {
+    let hash = hash_password(password).await?;
+    let row: Result<UserRow, sqlx::Error> = sqlx::query_as(&format!(
+        "INSERT INTO users (email, name, role, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(email.as_str())
+    .bind(name.as_str())
+    .bind(role.as_str())
+    .bind(&hash)
+    .bind(clock::now().millis())
+    .fetch_one(&db.write)
+    .await;
+    match row {
+        Ok(row) => row.into_current(),
+        Err(e) if is_unique_violation(&e) => Err(ValidationError::new(
+            "email",
+            "An account with this email already exists. Sign in instead?",
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Registration from the public form: always a customer.
+pub async fn register(db: &Db, email: &str, name: &str, password: &str) -> ServiceResult<CurrentUser> {
+    let email = Email::parse(email)?;
+    let name = DisplayName::parse(name)?;
+    let password = Password::parse(password)?;
+    create_user(db, &email, &name, Role::Customer, &password).await
+}
+
+/// Checks an email and password. The error never says which of the two was wrong.
+pub async fn authenticate(db: &Db, email: &str, password: &str) -> ServiceResult<CurrentUser> {
+    let wrong = || ServiceError::Validation(ValidationError::new("password", "Wrong email or password."));
+    let email = Email::parse(email)?;
+    if password.is_empty() {
+        return Err(ValidationError::new("password", "Enter your password.").into());
+    }
+    let found: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+        .bind(email.as_str())
+        .fetch_optional(&db.read)
+        .await?;
+    let Some((id, hash)) = found else {
+        verify_password(password, decoy_hash().await?).await?;
+        return Err(wrong());
+    };
+    if !verify_password(password, &hash).await? {
+        return Err(wrong());
+    }
+    get_user(db, UserId(id)).await?.ok_or_else(wrong)
+}
+
+pub async fn get_user(db: &Db, id: UserId) -> ServiceResult<Option<CurrentUser>> {
+    let row: Option<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id.0)
+        .fetch_optional(&db.read)
+        .await?;
+    row.map(UserRow::into_current).transpose()
+}
+
+/// Every account, newest first (admin only: the caller checks).
+pub async fn list_users(db: &Db) -> ServiceResult<Vec<UserListItem>> {
+    let rows: Vec<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id DESC"))
+        .fetch_all(&db.read)
+        .await?;
+    rows.into_iter().map(UserRow::into_list_item).collect()
+}
+
+/// An admin changes someone's role. Admins cannot change their own role, so
+/// the last admin can never lock everyone out.
+pub async fn set_role(
+    db: &Db,
+    actor: &CurrentUser,
+    target: UserId,
+    role: Role,
+) -> ServiceResult<UserListItem> {
+    if !actor.role.is_admin() {
+        return Err(ServiceError::Forbidden("Only admins can change roles."));
+    }
+    if actor.id == target {
+        return Err(ServiceError::Conflict(
+            "You cannot change your own role; ask another admin.".to_owned(),
+        ));
+    }
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}"
+    ))
+    .bind(role.as_str())
+    .bind(target.0)
+    .fetch_optional(&db.write)
+    .await?;
+    let row = row.ok_or(ServiceError::NotFound("User"))?;
+    tracing::info!(actor = %actor.id, target = %target, role = %role, "role changed");
+    row.into_list_item()
+}
+
+/// Starts a signed-in session: a new session id (so a session id planted
+/// before login is worthless), then the user id.
+pub async fn sign_in(session: &Session, user: &CurrentUser) -> ServiceResult<()> {
+    session
+        .cycle_id()
+        .await
+        .map_err(|e| ServiceError::Internal(format!("rotating the session id failed: {e}")))?;
+    session
+        .insert(SESSION_USER_KEY, user.id.0)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("writing the session failed: {e}")))
+}
+
+/// Ends the session everywhere: the row is deleted, the cookie cleared.
+pub async fn sign_out(session: &Session) -> ServiceResult<()> {
+    session
+        .flush()
+        .await
+        .map_err(|e| ServiceError::Internal(format!("ending the session failed: {e}")))
+}
+
+/// The user this session belongs to, if it is signed in and the account still exists.
+pub async fn session_user(db: &Db, session: &Session) -> ServiceResult<Option<CurrentUser>> {
+    let id: Option<i64> = session
+        .get(SESSION_USER_KEY)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("reading the session failed: {e}")))?;
+    match id {
+        Some(id) => get_user(db, UserId(id)).await,
+        None => Ok(None),
+    }
+}
+
+/// Like [`session_user`], but a guest is an error.
+pub async fn require_user(db: &Db, session: &Session) -> ServiceResult<CurrentUser> {
+    session_user(db, session).await?.ok_or(ServiceError::Unauthorized)
+}
+
+/// A signed-in agent or admin.
+pub async fn require_staff(db: &Db, session: &Session) -> ServiceResult<CurrentUser> {
+    let user = require_user(db, session).await?;
+    if user.role.is_staff() {
+        Ok(user)
+    } else {
+        Err(ServiceError::Forbidden("This page is for the support team."))
+    }
+}
+
+/// A signed-in admin.
+pub async fn require_admin(db: &Db, session: &Session) -> ServiceResult<CurrentUser> {
+    let user = require_user(db, session).await?;
+    if user.role.is_admin() {
+        Ok(user)
+    } else {
+        Err(ServiceError::Forbidden("Only admins can do this."))
+    }
+}

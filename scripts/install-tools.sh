@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Installs what building and testing Parley needs, skipping whatever is already
+# there in the right version. Safe to run again; every step is idempotent.
+#
+#   - the wasm32-unknown-unknown Rust target
+#   - cargo-leptos 0.3.11 and wasm-bindgen-cli 0.2.130 (from crates.io, with the
+#     one-line lock fixes described in docs/toolchain.md)
+#   - npm's binaryen 132 (wasm-opt) under tools/ (Debian's binaryen breaks hydration)
+#   - Debian's Chromium (Playwright drives it; no browser download)
+#   - the end2end npm packages (npm ci)
+#   - with --services: Debian's PostgreSQL and Redis servers (for backend tests)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION=0.3.11
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132.0.0
+
+log() { printf '\033[1;34m[install]\033[0m %s\n' "$*"; }
+
+want_services=0
+for arg in "$@"; do
+  case "$arg" in
+    --services) want_services=1 ;;
+  esac
+done
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "$@"
+}
+
+# Puts the source of a crates.io crate into the local registry cache and prints its path.
+crate_source() {
+  local name="$1" version="$2" scratch
+  local found
+  found=$(ls -d "$HOME"/.cargo/registry/src/*/"$name-$version" 2>/dev/null | head -n1 || true)
+  if [ -z "$found" ]; then
+    scratch=$(mktemp -d)
+    mkdir -p "$scratch/src"
+    printf '[package]\nname = "fetch-only"\nversion = "0.0.0"\nedition = "2021"\n[dependencies]\n%s = "=%s"\n' \
+      "$name" "$version" >"$scratch/Cargo.toml"
+    : >"$scratch/src/lib.rs"
+    # Resolution may fail on lock-only problems; the download is all we want.
+    (cd "$scratch" && cargo fetch -q >/dev/null 2>&1) || true
+    rm -rf "$scratch"
+    found=$(ls -d "$HOME"/.cargo/registry/src/*/"$name-$version" 2>/dev/null | head -n1 || true)
+  fi
+  if [ -z "$found" ]; then
+    echo "could not fetch the source of $name $version from crates.io" >&2
+    exit 1
+  fi
+  printf '%s\n' "$found"
+}
+
+# Installs a crate from its published lock file after pinning one dependency.
+install_pinned() {
+  local name="$1" version="$2" pin_pkg="$3" pin_version="$4"
+  shift 4
+  local src work
+  src=$(crate_source "$name" "$version")
+  work=$(mktemp -d)
+  cp -r "$src" "$work/src"
+  (cd "$work/src" && cargo update -q -p "$pin_pkg" --precise "$pin_version" && cargo install -q --path . --locked "$@")
+  rm -rf "$work"
+}
+
+# 1. Rust target for the browser half.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. wasm-bindgen-cli, exactly the version pinned in Cargo.toml.
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes)"
+  # Its lock pins webpki-roots 1.0.11, which the registry here does not serve.
+  install_pinned wasm-bindgen-cli "$WASM_BINDGEN_VERSION" webpki-roots 1.0.10
+fi
+
+# 3. cargo-leptos.
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (10-18 minutes, once per machine)"
+  # Its lock pins cargo-util-schemas 0.14.2, which needs rustc 1.96.
+  install_pinned cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 --features no_downloads
+fi
+
+# 4. wasm-opt from npm's binaryen, kept inside the project.
+if [ "$("$root/tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
+  log "installing binaryen $BINARYEN_VERSION (wasm-opt) into tools/"
+  npm install --silent --no-audit --no-fund --prefix "$root/tools" "binaryen@$BINARYEN_VERSION"
+fi
+
+# 5. Chromium from Debian.
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian's chromium (about 1 minute)"
+  apt_install chromium
+fi
+
+# 6. Playwright and friends for end2end/.
+if [ -f "$root/end2end/package-lock.json" ]; then
+  if [ ! -d "$root/end2end/node_modules/@playwright/test" ] ||
+     ! cmp -s "$root/end2end/package-lock.json" "$root/end2end/node_modules/.package-lock.json.installed"; then
+    log "installing end2end npm packages"
+    (cd "$root/end2end" && npm ci --silent --no-audit --no-fund)
+    cp "$root/end2end/package-lock.json" "$root/end2end/node_modules/.package-lock.json.installed"
+  fi
+fi
+
+# 7. Database and pub/sub servers for the backend test matrix.
+if [ "$want_services" -eq 1 ]; then
+  if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    log "installing Debian's postgresql and redis-server"
+    apt_install postgresql redis-server
+  fi
+fi
+
+log "tools ready"

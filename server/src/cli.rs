@@ -1,0 +1,111 @@
+//! The command line of the `parley` binary. Every setting can also come from
+//! an environment variable (named in `--help`), so the same binary runs under
+//! cargo-leptos, systemd or a container without flags.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "parley", version, about = "Parley: real-time customer-support chat")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and the live socket (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an account; the password is read from standard input.
+    CreateUser(CreateUserArgs),
+    /// Create demo customer, agent and admin accounts and print their credentials.
+    SeedDemo,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Database URL. SQLite (a file, created if missing) by default.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/parley.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `server=debug,info`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "PARLEY_LOG_JSON", default_value_t = false, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. cargo-leptos sets LEPTOS_SITE_ADDR.
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub addr: SocketAddr,
+
+    /// The public URL people use, e.g. https://support.example.com. It sets the
+    /// allowed Origin for the WebSocket and form posts, and Secure cookies when
+    /// https. Unset: same-origin (the request's Host) and cookies without Secure.
+    #[arg(long, env = "PARLEY_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Folder with the built site (pkg/, favicon): cargo-leptos's site-root.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: PathBuf,
+
+    /// Seconds after a staff member's last socket closes before they count as offline.
+    #[arg(long, env = "PARLEY_PRESENCE_GRACE_SECS", default_value_t = 30, global = true)]
+    pub presence_grace_secs: u64,
+
+    /// Seconds between the heartbeats a client must send (its pings count).
+    #[arg(long, env = "PARLEY_HEARTBEAT_SECS", default_value_t = 20, global = true)]
+    pub heartbeat_secs: u64,
+
+    /// Messages a user may send per minute.
+    #[arg(long, env = "PARLEY_RATE_PER_MINUTE", default_value_t = 60, global = true)]
+    pub messages_per_minute: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            site_root: PathBuf::from("target/site"),
+            presence_grace_secs: 30,
+            heartbeat_secs: 20,
+            messages_per_minute: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// customer, agent or admin
+    #[arg(long, default_value = "customer")]
+    pub role: String,
+    /// Read the password from standard input (required: never pass passwords as arguments).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}

@@ -1,0 +1,101 @@
+//! The whole HTTP surface in one place: pages (Leptos SSR), server functions
+//! under `/api/`, the live socket at `/ws`, `/healthz`, static files — and the
+//! layers every request passes through (outermost first): request id, access
+//! log, compression, sessions, cross-site refusal.
+
+use crate::http::{health, origin};
+use crate::live;
+use crate::state::AppState;
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::HeaderName;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Session cookie name.
+pub const SESSION_COOKIE: &str = "parley_session";
+
+pub fn build(state: AppState, session_store: SqliteStore) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+
+    let sessions = SessionManagerLayer::new(session_store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::days(14),
+        ));
+
+    let allowed_origin = state.config.allowed_origin.clone();
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/ws", get(live::upgrade))
+        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_app_context(&state)
+            },
+            {
+                let leptos_options = leptos_options.clone();
+                move || shell(leptos_options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                        let request_id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                            request_id = %request_id,
+                        )
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CompressionLayer::new())
+                .layer(sessions)
+                .layer(axum::middleware::from_fn_with_state(
+                    allowed_origin,
+                    origin::refuse_cross_site,
+                )),
+        )
+        .with_state(state)
+}
+
+/// What server functions and SSR find in Leptos context.
+fn provide_app_context(state: &AppState) {
+    provide_context(state.backend.clone());
+}
+
+async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> Response {
+    handle_server_fns_with_context(move || provide_app_context(&state), request)
+        .await
+        .into_response()
+}

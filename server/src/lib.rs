@@ -1,0 +1,82 @@
+//! # The Parley server
+//!
+//! Wires the parts together and runs them: configuration and CLI, the HTTP
+//! router (Leptos pages and server functions, `/ws`, `/healthz`), sessions,
+//! and the live hub. Rules and storage live in the `backend` crate; pages
+//! and server functions in `app`; this crate only connects and serves.
+//!
+//! # Layout
+//! - [`cli`] and [`config`]: flags, environment, validated settings.
+//! - [`http`]: router, cross-site refusal, health.
+//! - [`live`]: the WebSocket hub.
+//! - [`seed`]: demo accounts.
+//! - [`state`]: what handlers share.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod live;
+pub mod seed;
+pub mod state;
+
+use backend::{Backend, Db};
+use config::Config;
+use leptos::prelude::LeptosOptions;
+use state::AppState;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_sessions_sqlx_store::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("session store: {0}")]
+    Sessions(#[from] sqlx::Error),
+    #[error("session table name: {0}")]
+    SessionTable(String),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves Parley on `listener` until `shutdown` completes, then lets open
+/// requests finish. The database must be migrated already.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    db: Db,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let session_store = SqliteStore::new(db.sessions.clone())
+        .with_table_name("sessions")
+        .map_err(ServeError::SessionTable)?;
+    session_store.migrate().await?;
+    let expired_sessions = tokio::spawn(
+        tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+            session_store.clone(),
+            tokio::time::Duration::from_secs(3600),
+        ),
+    );
+
+    let site_addr = listener.local_addr()?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name(app::OUTPUT_NAME)
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .build();
+
+    let state = AppState {
+        leptos_options,
+        backend: Backend::new(db),
+        hub: live::Hub::new(config.heartbeat),
+        config: Arc::new(config),
+    };
+    let router = http::router::build(state, session_store);
+
+    tracing::info!(addr = %site_addr, "Parley is listening on http://{site_addr}");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    expired_sessions.abort();
+    Ok(())
+}

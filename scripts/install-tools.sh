@@ -26,10 +26,15 @@ for arg in "$@"; do
 done
 
 apt_install() {
-  local sudo=""
+  local sudo="" log
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq "$@"
+  log="$(mktemp -t parley-apt-XXXXXX.log)"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "apt-get install $* failed (full log: $log)" >&2
+    exit 1
+  fi
+  rm -f "$log"
 }
 
 # Puts the source of a crates.io crate into the local registry cache and prints its path.

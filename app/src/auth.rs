@@ -57,39 +57,35 @@ pub async fn get_current_user() -> Result<Option<CurrentUser>, AppError> {
     crate::ssr::current_user().await
 }
 
-/// The signed-in user and the actions that change it, shared through context.
+/// The signed-in user and sign-out, shared through context.
+///
+/// The sign-in and registration actions belong to their pages: only actions
+/// created inside `<Routes>` pick up the error that a no-JavaScript form post
+/// brings back in the URL. They refresh the user when they succeed.
 #[derive(Clone, Copy)]
 pub struct Auth {
     pub user: Resource<Result<Option<CurrentUser>, AppError>>,
-    pub login: ServerAction<Login>,
-    pub register: ServerAction<Register>,
     pub logout: ServerAction<Logout>,
 }
 
 impl Auth {
-    /// Creates the context; the user is refetched whenever an action completes.
+    /// Creates the context; the user is refetched after sign-out.
     pub fn provide() -> Auth {
-        let login = ServerAction::<Login>::new();
-        let register = ServerAction::<Register>::new();
         let logout = ServerAction::<Logout>::new();
-        let user = Resource::new(
-            move || {
-                (
-                    login.version().get(),
-                    register.version().get(),
-                    logout.version().get(),
-                )
-            },
-            |_| get_current_user(),
-        );
-        let auth = Auth {
-            user,
-            login,
-            register,
-            logout,
-        };
+        let user = Resource::new(move || logout.version().get(), |_| get_current_user());
+        let auth = Auth { user, logout };
         provide_context(auth);
         auth
+    }
+
+    /// Fetches the user again whenever a sign-in action with this outcome succeeds.
+    fn refresh_after(&self, outcome: Outcome) {
+        let user = self.user;
+        Effect::new(move |_| {
+            if matches!(outcome.get(), Some(Ok(_))) {
+                user.refetch();
+            }
+        });
     }
 }
 
@@ -192,8 +188,10 @@ fn general_error(outcome: Outcome) -> impl Fn() -> Option<String> + Copy {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = use_auth().login;
+    let auth = use_auth();
+    let action = ServerAction::<Login>::new();
     let outcome: Outcome = Signal::derive(move || action.value().get());
+    auth.refresh_after(outcome);
     view! {
         <section class="card narrow">
             <h1>"Sign in"</h1>
@@ -218,8 +216,10 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let action = use_auth().register;
+    let auth = use_auth();
+    let action = ServerAction::<Register>::new();
     let outcome: Outcome = Signal::derive(move || action.value().get());
+    auth.refresh_after(outcome);
     view! {
         <section class="card narrow">
             <h1>"Create your account"</h1>

@@ -1,20 +1,22 @@
 //! The whole HTTP surface in one place: pages (Leptos SSR), server functions
-//! under `/api/`, the live socket at `/ws`, `/healthz`, static files — and the
-//! layers every request passes through (outermost first): request id, access
-//! log, compression, sessions, cross-site refusal.
+//! under `/api/` (registered by `leptos_routes`), the live socket at `/ws`,
+//! `/healthz`, static files — and the layers every request passes through
+//! (outermost first): request id, access log, compression, error statuses,
+//! sessions, cross-site refusal.
 
 use crate::http::{health, origin};
 use crate::live;
 use crate::state::AppState;
+use app::error::AppError;
 use app::{shell, App};
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::HeaderName;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -46,7 +48,6 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/ws", get(live::upgrade))
-        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -80,6 +81,7 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CompressionLayer::new())
+                .layer(axum::middleware::map_response(with_error_status))
                 .layer(sessions)
                 .layer(axum::middleware::from_fn_with_state(
                     allowed_origin,
@@ -94,8 +96,21 @@ fn provide_app_context(state: &AppState) {
     provide_context(state.backend.clone());
 }
 
-async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> Response {
-    handle_server_fns_with_context(move || provide_app_context(&state), request)
-        .await
-        .into_response()
+/// Errors raised before a server function body runs (its arguments did not
+/// deserialize) leave the framework's blanket 500; give them the status their
+/// [`AppError`] kind means, as errors from inside the body already have.
+async fn with_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = error.status();
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }

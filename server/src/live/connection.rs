@@ -19,6 +19,7 @@ const MAX_BAD_FRAMES_IN_A_ROW: u32 = 10;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_RESTART: u16 = 1012;
 
 pub async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
     let heartbeat = state.hub.heartbeat();
@@ -39,10 +40,14 @@ pub async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
 
     let mut bad_in_a_row = 0u32;
     let mut last_heard = Instant::now();
+    let mut shutting_down = state.hub.shutdown_signal();
     let close = loop {
         let deadline = last_heard + silence_limit;
         let incoming = tokio::select! {
             incoming = stream.next() => incoming,
+            _ = shutting_down.wait_for(|stop| *stop) => {
+                break Some((CLOSE_RESTART, "server restarting"));
+            }
             () = tokio::time::sleep_until(deadline) => {
                 tracing::debug!("socket silent too long");
                 break Some((CLOSE_GOING_AWAY, "no heartbeat"));
@@ -68,9 +73,8 @@ pub async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
             }
             Some(Ok(Message::Close(_))) | None => break None,
             Some(Err(e)) => {
-                let too_big = is_capacity_error(&e);
                 tracing::debug!(error = %e, "socket read failed");
-                break too_big.then_some((CLOSE_TOO_BIG, "frame too large"));
+                break is_capacity_error(e).then_some((CLOSE_TOO_BIG, "frame too large"));
             }
         };
         last_heard = Instant::now();
@@ -112,7 +116,8 @@ fn handle(frame: ClientFrame) -> ServerFrame {
 }
 
 /// Whether the read failed because a message or frame exceeded the limit.
-fn is_capacity_error(err: &axum::Error) -> bool {
-    let text = err.to_string();
-    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("Message too big")
+fn is_capacity_error(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }

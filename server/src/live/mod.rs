@@ -18,6 +18,7 @@ use parley::protocol::MAX_FRAME_BYTES;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tower_sessions::Session;
 
 /// Shared state of all live sockets.
@@ -31,6 +32,10 @@ struct HubInner {
     heartbeat: Duration,
     /// Open sockets, for metrics and tests.
     open_sockets: AtomicUsize,
+    /// Flips to `true` when the server shuts down: upgraded sockets are not
+    /// HTTP requests, so graceful shutdown would not wait for (or end) them;
+    /// each one watches this and closes with 1012 ("service restart").
+    shutting_down: watch::Sender<bool>,
 }
 
 impl Hub {
@@ -39,8 +44,18 @@ impl Hub {
             inner: Arc::new(HubInner {
                 heartbeat,
                 open_sockets: AtomicUsize::new(0),
+                shutting_down: watch::Sender::new(false),
             }),
         }
+    }
+
+    /// Asks every open socket to close; new ones are refused from now on.
+    pub fn shut_down(&self) {
+        self.inner.shutting_down.send_replace(true);
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutting_down.subscribe()
     }
 
     pub fn heartbeat(&self) -> Duration {

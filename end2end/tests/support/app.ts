@@ -1,0 +1,44 @@
+// Helpers shared by the browser tests: unique accounts, sign-in, hydration.
+import { expect, type Page } from '@playwright/test';
+
+export const PASSWORD = 'correct horse battery';
+export const ADMIN = { email: 'admin@parley.test', password: 'admin-demo-pass' };
+export const AGENT = { email: 'agent@parley.test', password: 'agent-demo-pass' };
+
+let counter = 0;
+/** An email no other test (or earlier run against the same server) uses. */
+export function uniqueEmail(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}@example.com`;
+}
+
+/** Waits until the WASM has hydrated the page (App sets data-hydrated). */
+export async function hydrated(page: Page): Promise<void> {
+  await page.locator('body[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+}
+
+export async function register(page: Page, name: string, email: string, password = PASSWORD): Promise<void> {
+  await page.goto('/register');
+  await hydrated(page);
+  const form = page.getByTestId('register-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByTestId('whoami')).toContainText(name);
+}
+
+export async function login(page: Page, email: string, password = PASSWORD): Promise<void> {
+  await page.goto('/login');
+  await hydrated(page);
+  const form = page.getByTestId('login-form');
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('whoami')).toBeVisible();
+}
+
+export async function logout(page: Page): Promise<void> {
+  await page.getByTestId('logout').click();
+  await expect(page.getByRole('link', { name: 'Sign in', exact: true })).toBeVisible();
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the real server on a random port with a fresh SQLite
+//! file per test, driven over HTTP and WebSocket like a browser would.
+//! One test binary (modules below) so the server is linked once.
+
+mod accounts;
+mod helpers;
+mod live_socket;

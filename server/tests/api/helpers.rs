@@ -27,7 +27,6 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub struct TestApp {
     pub addr: SocketAddr,
     pub db: Db,
-    pub db_url: String,
     args: ServeArgs,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -48,7 +47,6 @@ pub async fn spawn_app_with(args: ServeArgs) -> TestApp {
     let mut app = TestApp {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         db,
-        db_url,
         args,
         shutdown: None,
         task: None,
@@ -78,26 +76,6 @@ impl TestApp {
         });
         self.shutdown = Some(tx);
         self.task = Some(task);
-    }
-
-    /// Stops the server (open sockets are cut) and starts it again on the
-    /// same port with the same database.
-    pub async fn restart(&mut self) {
-        self.stop().await;
-        let port = self.addr.port();
-        self.start(Some(port)).await;
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
-                abort.abort();
-            }
-        }
     }
 
     pub fn url(&self, path: &str) -> String {

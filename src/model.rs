@@ -200,3 +200,96 @@ pub struct StaffPresence {
     /// Availability is online *and* a socket of theirs is connected.
     pub online: bool,
 }
+
+/// Which slice of the shared inbox a staff member is looking at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxTab {
+    #[default]
+    All,
+    /// Assigned to me.
+    Mine,
+    /// Assigned to nobody.
+    Unassigned,
+}
+
+impl InboxTab {
+    pub const ALL: [InboxTab; 3] = [InboxTab::All, InboxTab::Mine, InboxTab::Unassigned];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxTab::All => "all",
+            InboxTab::Mine => "mine",
+            InboxTab::Unassigned => "unassigned",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            InboxTab::All => "All",
+            InboxTab::Mine => "Mine",
+            InboxTab::Unassigned => "Unassigned",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InboxTab> {
+        InboxTab::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// The inbox's tab and filters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxFilter {
+    pub tab: InboxTab,
+    pub status: Option<ConversationStatus>,
+    /// Only conversations whose last text message is the customer's.
+    pub unanswered: bool,
+}
+
+impl InboxCursor {
+    /// `"<millis>_<id>"`, for URLs.
+    pub fn to_param(self) -> String {
+        format!("{}_{}", self.at.0, self.id.0)
+    }
+
+    pub fn from_param(s: &str) -> Option<InboxCursor> {
+        let (at, id) = s.split_once('_')?;
+        Some(InboxCursor {
+            at: Timestamp(at.parse().ok()?),
+            id: ConversationId(id.parse().ok()?),
+        })
+    }
+}
+
+impl ConversationSummary {
+    /// Whether the viewer is the customer of this conversation.
+    pub fn is_customer(&self, user: UserId) -> bool {
+        self.customer.id == user
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_through_a_url_param() {
+        let cursor = InboxCursor {
+            at: Timestamp(1_700_000_000_123),
+            id: ConversationId(42),
+        };
+        assert_eq!(InboxCursor::from_param(&cursor.to_param()), Some(cursor));
+        assert_eq!(InboxCursor::from_param("garbage"), None);
+        assert_eq!(InboxCursor::from_param("1_x"), None);
+    }
+
+    #[test]
+    fn notes_are_never_for_customers() {
+        assert!(!MessageKind::Note.visible_to_customer());
+        assert!(MessageKind::Text.visible_to_customer());
+        assert!(MessageKind::System.visible_to_customer());
+        for kind in [MessageKind::Text, MessageKind::System, MessageKind::Note] {
+            assert_eq!(MessageKind::parse(kind.as_str()), Some(kind));
+        }
+    }
+}

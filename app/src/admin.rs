@@ -1,10 +1,10 @@
 //! Admin pages: the people who use Parley and their roles.
 
-use crate::auth::{Gate, RequireRole};
+use crate::auth::{admit, Gate};
 use crate::error::AppError;
-use crate::layout::ErrorNotice;
+use crate::layout::{loading, ErrorNotice};
 use leptos::prelude::*;
-use parley::model::{CurrentUser, UserListItem};
+use parley::model::UserListItem;
 use parley::{Role, UserId};
 
 /// Every account, newest first (admins only).
@@ -25,48 +25,43 @@ pub async fn set_user_role(user_id: UserId, role: Role) -> Result<UserListItem, 
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    view! {
-        <RequireRole gate=Gate::Admin children=|me: CurrentUser| view! { <UsersTable me=me/> }/>
-    }
-}
-
-#[component]
-fn UsersTable(me: CurrentUser) -> impl IntoView {
     let set_role = ServerAction::<SetUserRole>::new();
     let users = Resource::new(move || set_role.version().get(), |_| list_users());
     let result = move || set_role.value().get();
     view! {
-        <section class="page">
-            <h1>"Users"</h1>
-            <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
-            {move || match result() {
-                Some(Ok(user)) => Some(view! {
-                    <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
-                }.into_any()),
-                Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
-                None => None,
-            }}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || {
-                    let me = me.clone();
-                    Suspend::new(async move {
-                        match users.await {
-                            Ok(users) => view! {
-                                <table class="table" data-testid="users">
-                                    <thead>
-                                        <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
-                                    </thead>
-                                    <tbody>
-                                        {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any(),
-                            Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                        }
-                    })
-                }}
-            </Transition>
-        </section>
+        <Transition fallback=loading>
+            {move || Suspend::new(async move {
+                let me = match admit(Gate::Admin).await {
+                    Ok(me) => me,
+                    Err(refusal) => return refusal,
+                };
+                let users = match users.await {
+                    Ok(users) => users,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                view! {
+                    <section class="page">
+                        <h1>"Users"</h1>
+                        <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
+                        {move || match result() {
+                            Some(Ok(user)) => Some(view! {
+                                <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
+                            }.into_any()),
+                            Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
+                            None => None,
+                        }}
+                        <table class="table" data-testid="users">
+                            <thead>
+                                <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
+                            </thead>
+                            <tbody>
+                                {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
     }
 }
 

@@ -122,33 +122,15 @@ impl Gate {
     }
 }
 
-/// Shows `children` (given the user) only to the roles the gate admits:
-/// guests get a sign-in prompt (401), other roles a refusal (403). The server
-/// functions behind the page check again; this only spares a useless page.
-#[component]
-pub fn RequireRole<F, V>(gate: Gate, children: F) -> impl IntoView
-where
-    F: Fn(CurrentUser) -> V + Send + Sync + Clone + 'static,
-    V: IntoView + 'static,
-{
-    let auth = use_auth();
-    view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {
-                let children = children.clone();
-                move || {
-                    let children = children.clone();
-                    Suspend::new(async move {
-                        match auth.user.await {
-                            Ok(Some(user)) if gate.admits(user.role) => children(user).into_any(),
-                            Ok(Some(_)) => view! { <Forbidden message=gate.refusal()/> }.into_any(),
-                            Ok(None) => view! { <SignInPrompt/> }.into_any(),
-                            Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                        }
-                    })
-                }
-            }
-        </Transition>
+/// Awaits the signed-in user and checks `gate`: the user, or the view to
+/// show instead (sign-in prompt, refusal, error). For use inside a page's
+/// one `Suspend`, so each page has a single suspense boundary.
+pub async fn admit(gate: Gate) -> Result<CurrentUser, AnyView> {
+    match use_auth().user.await {
+        Ok(Some(user)) if gate.admits(user.role) => Ok(user),
+        Ok(Some(_)) => Err(view! { <Forbidden message=gate.refusal()/> }.into_any()),
+        Ok(None) => Err(view! { <SignInPrompt/> }.into_any()),
+        Err(e) => Err(view! { <ErrorNotice error=e/> }.into_any()),
     }
 }
 

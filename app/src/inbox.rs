@@ -1,17 +1,322 @@
-//! The staff inbox: every conversation, for agents and admins.
+//! The staff side: the shared inbox (tabs All / Mine / Unassigned, status
+//! and "unanswered" filters, keyset pages) and the staff thread with the
+//! customer panel, assignment, status actions and, for admins, the audit trail.
 
-use crate::auth::{Gate, RequireRole};
+use crate::auth::{admit, Gate};
+use crate::canned::list_canned;
+use crate::conversations::{
+    audit_trail, get_customer_profile, inbox_page, list_staff, AssignConversation, SetStatus,
+};
+use crate::error::{AppError, ErrorKind};
+use crate::layout::{loading, ErrorNotice};
+use crate::messages::{id_param, thread_resource, ConversationList};
+use crate::thread::{now, ThreadBody, ThreadState};
 use leptos::prelude::*;
-use parley::model::CurrentUser;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+use parley::model::{
+    AuditEntry, ConversationPage, CurrentUser, CustomerProfile, InboxTab, PersonRef, ThreadView,
+};
+use parley::{ConversationId, ConversationStatus};
 
 #[component]
 pub fn InboxPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |key: &str| query.read().get(key).filter(|v| !v.is_empty());
+    let page = Resource::new(
+        move || {
+            (
+                param("tab"),
+                param("status"),
+                param("unanswered"),
+                param("before"),
+            )
+        },
+        |(tab, status, unanswered, before)| inbox_page(tab, status, unanswered, before),
+    );
     view! {
-        <RequireRole gate=Gate::Staff children=|me: CurrentUser| view! {
-            <section class="page" data-testid="inbox">
+        <Transition fallback=loading>
+            {move || Suspend::new(async move {
+                let me = match admit(Gate::Staff).await {
+                    Ok(me) => me,
+                    Err(refusal) => return refusal,
+                };
+                match page.await {
+                    Ok(page) => view! { <Inbox page=page me=me/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
+    let query = use_query_map();
+    let param = move |key: &str| query.read().get(key).filter(|v| !v.is_empty());
+    let tab = move || param("tab").and_then(|t| InboxTab::parse(&t)).unwrap_or_default();
+    let tab_href = move |t: InboxTab| {
+        let mut qs = vec![format!("tab={}", t.as_str())];
+        if let Some(status) = param("status") {
+            qs.push(format!("status={status}"));
+        }
+        if param("unanswered").is_some() {
+            qs.push("unanswered=1".to_owned());
+        }
+        format!("/inbox?{}", qs.join("&"))
+    };
+    view! {
+        <section class="page" data-testid="inbox">
+            <div class="page-head">
                 <h1>"Inbox"</h1>
-                <p class="muted">{format!("Signed in as {} ({}).", me.name, me.role.label())}</p>
+            </div>
+            <nav class="tabs" aria-label="Inbox tabs">
+                {InboxTab::ALL.into_iter().map(|t| view! {
+                    <a href=move || tab_href(t) class:active=move || tab() == t data-testid=format!("tab-{}", t.as_str())>{t.label()}</a>
+                }).collect_view()}
+            </nav>
+            <Form method="GET" action="/inbox" attr:class="filters" attr:data-testid="inbox-filters">
+                <input type="hidden" name="tab" value=move || tab().as_str()/>
+                <label>
+                    "Status "
+                    <select name="status" aria-label="Status">
+                        <option value="" selected=move || param("status").is_none()>"Any"</option>
+                        {ConversationStatus::ALL.into_iter().map(|s| view! {
+                            <option value=s.as_str() selected=move || param("status").as_deref() == Some(s.as_str())>{s.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    <input type="checkbox" name="unanswered" value="1" checked=move || param("unanswered").is_some()/>
+                    " Unanswered only"
+                </label>
+                <button type="submit" class="secondary small">"Apply"</button>
+            </Form>
+            <ConversationList page=page me=me base="/inbox"/>
+        </section>
+    }
+}
+
+#[component]
+pub fn StaffThreadPage() -> impl IntoView {
+    let id = id_param();
+    let set_status = ServerAction::<SetStatus>::new();
+    let assign = ServerAction::<AssignConversation>::new();
+    let thread = thread_resource(move || set_status.version().get() + assign.version().get());
+    let profile = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => get_customer_profile(id).await,
+                None => Err(AppError::new(ErrorKind::NotFound, "Conversation not found.")),
+            }
+        },
+    );
+    let staff = Resource::new(|| (), |_| list_staff());
+    let canned = Resource::new(|| (), |_| list_canned());
+    let action_error = move || {
+        let status = set_status.value().get().and_then(|r| r.err());
+        let assign = assign.value().get().and_then(|r| r.err());
+        status.or(assign).map(|e| e.message)
+    };
+    view! {
+        <Transition fallback=loading>
+            {move || Suspend::new(async move {
+                let me = match admit(Gate::Staff).await {
+                    Ok(me) => me,
+                    Err(refusal) => return refusal,
+                };
+                let view = match thread.await {
+                    Ok(view) => view,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                let profile = profile.await;
+                let staff = staff.await.unwrap_or_default();
+                let canned = Signal::stored(canned.await.unwrap_or_default());
+                view! {
+                    <p><A href="/inbox">"← Inbox"</A></p>
+                    {move || action_error().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
+                    <StaffThreadView view=view me=me profile=profile staff=staff canned=canned set_status=set_status assign=assign/>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn StaffThreadView(
+    view: ThreadView,
+    me: CurrentUser,
+    profile: Result<CustomerProfile, AppError>,
+    staff: Vec<PersonRef>,
+    canned: Signal<Vec<parley::model::CannedResponse>>,
+    set_status: ServerAction<SetStatus>,
+    assign: ServerAction<AssignConversation>,
+) -> impl IntoView {
+    let summary = view.summary.clone();
+    let state = ThreadState::new(&view.summary, view.history);
+    let id = summary.id;
+    let assignee_name = summary.assignee.as_ref().map(|a| a.name.clone());
+    view! {
+        <div class="thread-layout with-panel">
+            <section class="thread" data-testid="thread">
+                <header class="thread-head">
+                    <h1>{summary.title.clone()}</h1>
+                    <span class=format!("status status-{}", summary.status.as_str()) data-testid="status">{summary.status.label()}</span>
+                    <span class="muted" data-testid="assignee">
+                        {match assignee_name { Some(name) => format!("Assigned to {name}"), None => "Unassigned".to_owned() }}
+                    </span>
+                </header>
+                <ThreadBody state=state me=me.clone() canned=canned/>
             </section>
-        }/>
+            <aside class="side-panel">
+                <Actions id=id status=summary.status assignee=summary.assignee.as_ref().map(|a| a.id) me=me.clone() staff=staff set_status=set_status assign=assign/>
+                <CustomerPanel profile=profile/>
+                {me.role.is_admin().then(|| view! { <AuditPanel id=id/> })}
+            </aside>
+        </div>
+    }
+}
+
+#[component]
+fn Actions(
+    id: ConversationId,
+    status: ConversationStatus,
+    assignee: Option<parley::UserId>,
+    me: CurrentUser,
+    staff: Vec<PersonRef>,
+    set_status: ServerAction<SetStatus>,
+    assign: ServerAction<AssignConversation>,
+) -> impl IntoView {
+    let closed = status == ConversationStatus::Closed;
+    let status_button = move |to: ConversationStatus, label: &'static str| {
+        view! {
+            <ActionForm action=set_status attr:class="inline">
+                <input type="hidden" name="conversation_id" value=id.0/>
+                <input type="hidden" name="status" value=to.as_str()/>
+                <button type="submit" class="secondary small" data-testid=format!("status-{}", to.as_str())>{label}</button>
+            </ActionForm>
+        }
+    };
+    view! {
+        <div class="card" data-testid="actions">
+            <h2>"Actions"</h2>
+            {closed.then(|| view! { <p class="muted">"Closed for good: no more changes."</p> })}
+            {(!closed).then(|| view! {
+                <div class="thread-actions">
+                    {(assignee != Some(me.id)).then(|| view! {
+                        <ActionForm action=assign attr:class="inline">
+                            <input type="hidden" name="conversation_id" value=id.0/>
+                            <input type="hidden" name="assignee" value="me"/>
+                            <button type="submit" class="small" data-testid="assign-me">"Assign to me"</button>
+                        </ActionForm>
+                    })}
+                    {matches!(status, ConversationStatus::Open | ConversationStatus::Active).then(|| status_button(ConversationStatus::Resolved, "Resolve"))}
+                    {(status == ConversationStatus::Resolved).then(|| status_button(ConversationStatus::Active, "Reopen"))}
+                </div>
+                <ActionForm action=assign attr:class="form" attr:data-testid="assign-form">
+                    <input type="hidden" name="conversation_id" value=id.0/>
+                    <label>
+                        "Assign to"
+                        <select name="assignee">
+                            <option value="" selected=assignee.is_none()>"Nobody"</option>
+                            {staff.into_iter().map(|p| view! {
+                                <option value=p.id.0 selected=assignee == Some(p.id)>{p.name.clone()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <button type="submit" class="secondary small">"Assign"</button>
+                </ActionForm>
+                {me.role.is_admin().then(|| view! {
+                    <details class="danger-zone" data-testid="close-details">
+                        <summary>"Close for good…"</summary>
+                        <p class="muted">"A closed conversation takes no more messages; the customer will have to start a new one. This cannot be undone."</p>
+                        <ActionForm action=set_status attr:class="inline">
+                            <input type="hidden" name="conversation_id" value=id.0/>
+                            <input type="hidden" name="status" value="closed"/>
+                            <button type="submit" class="danger small" data-testid="confirm-close">"Yes, close it"</button>
+                        </ActionForm>
+                    </details>
+                })}
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
+    let now = now();
+    let body = match profile {
+        Ok(p) => view! {
+            <dl>
+                <dt>"Name"</dt><dd>{p.name.clone()}</dd>
+                <dt>"Email"</dt><dd>{p.email.clone()}</dd>
+                <dt>"Since"</dt><dd>{p.member_since.month_year()}</dd>
+            </dl>
+            <h2 style="margin-top: 0.75rem">{format!("Earlier conversations ({})", p.other_conversations.len())}</h2>
+            {if p.other_conversations.is_empty() {
+                view! { <p class="muted">"None."</p> }.into_any()
+            } else {
+                view! {
+                    <ul data-testid="other-conversations">
+                        {p.other_conversations.into_iter().map(|c| view! {
+                            <li>
+                                <a href=format!("/inbox/{}", c.id)>{c.title.clone()}</a>
+                                " "
+                                <span class=format!("status status-{}", c.status.as_str())>{c.status.label()}</span>
+                                " "
+                                <span class="muted">{c.last_activity_at.relative_to(now)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        }.into_any(),
+        Err(e) => view! { <p class="notice error">{e.message}</p> }.into_any(),
+    };
+    view! {
+        <div class="card" data-testid="customer-panel">
+            <h2>"Customer"</h2>
+            {body}
+        </div>
+    }
+}
+
+/// The audit trail, fetched when the admin opens it.
+#[component]
+fn AuditPanel(id: ConversationId) -> impl IntoView {
+    let entries = RwSignal::new(None::<Result<Vec<AuditEntry>, AppError>>);
+    let on_toggle = move |_| {
+        if entries.get_untracked().is_none() {
+            leptos::task::spawn_local(async move { entries.set(Some(audit_trail(id).await)) });
+        }
+    };
+    view! {
+        <details class="card" data-testid="audit" on:toggle=on_toggle>
+            <summary><strong>"Audit trail"</strong></summary>
+            {move || match entries.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="notice error">{e.message}</p> }.into_any(),
+                Some(Ok(entries)) => view! {
+                    <ul class="audit">
+                        {entries.into_iter().map(|e| {
+                            let who = e.actor.map(|a| a.name).unwrap_or_else(|| "System".to_owned());
+                            let change = match (e.from_value, e.to_value) {
+                                (Some(from), Some(to)) => format!("{from} → {to}"),
+                                (None, Some(to)) => format!("→ {to}"),
+                                (Some(from), None) => format!("{from} → nobody"),
+                                (None, None) => String::new(),
+                            };
+                            view! {
+                                <li>
+                                    <strong>{who}</strong>" "{e.action}" "{change}
+                                    <br/><span class="muted">{e.at.utc_string()}</span>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
+        </details>
     }
 }

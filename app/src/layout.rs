@@ -2,8 +2,10 @@
 //! small pages and notices shared by all: not found, forbidden, errors.
 
 use crate::auth::{use_auth, LogoutButton};
+use crate::conversations::badge_count;
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use parley::model::CurrentUser;
 
@@ -20,20 +22,41 @@ pub fn set_status(code: u16) {
     let _ = code;
 }
 
+/// What a page shows while its data loads (only on client-side navigation:
+/// server-rendered pages arrive complete).
+pub fn loading() -> impl IntoView {
+    view! { <p class="muted">"Loading…"</p> }
+}
+
+/// The count on the navigation badge (and in the document title), shared so
+/// pages and live events can ask for a fresh one.
+#[derive(Clone, Copy)]
+pub struct Badge(pub Resource<Result<i64, AppError>>);
+
 #[component]
 pub fn TopBar() -> impl IntoView {
     let auth = use_auth();
+    // Refetched on every navigation (and on live events, see the live module).
+    let location = leptos_router::hooks::use_location();
+    let badge = Resource::new(move || location.pathname.get(), |_| badge_count());
+    provide_context(Badge(badge));
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
                 <span class="brand-mark" aria-hidden="true">"◆"</span>
                 " Parley"
             </A>
-            <Transition fallback=|| ()>
+            // One suspense boundary for the whole bar: nested ones do not
+            // hydrate reliably (see docs/architecture.md).
+            <Transition fallback=|| view! { <Title text="Parley"/> }>
                 {move || Suspend::new(async move {
                     match auth.user.await {
-                        Ok(Some(user)) => view! { <SignedInNav user=user/> }.into_any(),
+                        Ok(Some(user)) => {
+                            let count = badge.await.unwrap_or(0);
+                            view! { <SignedInNav user=user count=count/> }.into_any()
+                        }
                         _ => view! {
+                            <Title text="Parley"/>
                             <nav class="nav">
                                 <A href="/login">"Sign in"</A>
                                 <A href="/register" attr:class="button small">"Create account"</A>
@@ -48,13 +71,22 @@ pub fn TopBar() -> impl IntoView {
 }
 
 #[component]
-fn SignedInNav(user: CurrentUser) -> impl IntoView {
+fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
     let role = user.role;
+    let title = if count > 0 {
+        format!("({count}) Parley")
+    } else {
+        "Parley".to_owned()
+    };
+    let badge =
+        move || (count > 0).then(|| view! { <span class="badge" data-testid="nav-badge">{count}</span> });
     view! {
+        <Title text=title/>
         <nav class="nav" data-testid="nav">
-            {(!role.is_staff()).then(|| view! { <A href="/messages">"Messages"</A> })}
-            {role.is_staff().then(|| view! { <A href="/inbox">"Inbox"</A> })}
+            {(!role.is_staff()).then(|| view! { <A href="/messages">"Messages " {badge()}</A> })}
+            {role.is_staff().then(|| view! { <A href="/inbox">"Inbox " {badge()}</A> })}
             {role.is_admin().then(|| view! { <A href="/admin/users">"Users"</A> })}
+            {role.is_admin().then(|| view! { <A href="/admin/canned">"Canned responses"</A> })}
         </nav>
         <div class="account">
             <span class="who" data-testid="whoami">

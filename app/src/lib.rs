@@ -8,15 +8,23 @@
 //! # Layout
 //! - [`auth`]: register, sign in/out, the current user, role gates.
 //! - [`admin`]: user and role management.
-//! - [`inbox`]: the staff inbox.
-//! - [`messages`]: the customer's conversations.
+//! - [`conversations`]: server functions for conversations (both sides).
+//! - [`messages`]: the customer's pages: list, new conversation, thread.
+//! - [`inbox`]: the staff pages: inbox, thread with customer panel and actions.
+//! - [`thread`]: the thread and composer both sides share.
+//! - [`canned`]: canned responses (admin page, server functions).
 //! - [`layout`]: the top bar and shared notices (not found, forbidden).
 //! - [`live`]: the browser's WebSocket client (inert on the server).
 //! - [`error`]: [`error::AppError`], what a server function can fail with.
 //! - `ssr` (server only): context, sessions and role checks for server functions.
 
+// Leptos view types nest deeply; the page types exceed the default limit of 128.
+#![recursion_limit = "256"]
+
 pub mod admin;
 pub mod auth;
+pub mod canned;
+pub mod conversations;
 pub mod error;
 pub mod inbox;
 pub mod layout;
@@ -24,11 +32,12 @@ pub mod live;
 pub mod messages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod thread;
 
 use auth::{use_auth, Auth, LoginPage, RegisterPage};
 use layout::{NotFound, TopBar};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::{
     components::{Route, Router, Routes, A},
     path, SsrMode,
@@ -87,7 +96,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/parley.css"/>
-        <Title text="Parley"/>
         <Router>
             <TopBar/>
             <ConnectionBanner/>
@@ -97,8 +105,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                     <Route path=path!("/messages") view=messages::MessagesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/messages/new") view=messages::NewConversationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/messages/:id") view=messages::CustomerThreadPage ssr=SsrMode::Async/>
                     <Route path=path!("/inbox") view=inbox::InboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/inbox/:id") view=inbox::StaffThreadPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/canned") view=canned::CannedPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

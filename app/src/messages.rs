@@ -1,16 +1,262 @@
-//! The customer's side: their conversations with the support team.
+//! The customer's side: their conversations with the support team, starting
+//! a new one, and the thread.
 
-use crate::auth::{Gate, RequireRole};
+use crate::auth::{admit, Gate};
+use crate::conversations::{my_conversations, open_thread, StartConversation};
+use crate::error::{AppError, ErrorKind};
+use crate::layout::{loading, ErrorNotice};
+use crate::thread::{now, ThreadBody, ThreadState};
 use leptos::prelude::*;
-use parley::model::CurrentUser;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use parley::model::{ConversationPage, ConversationSummary, CurrentUser, ThreadView};
+use parley::{ConversationId, Timestamp};
+
+/// "You: …" or "Avery: …" before a list preview.
+fn preview_line(summary: &ConversationSummary, me: &CurrentUser) -> String {
+    match &summary.last_message {
+        None => String::new(),
+        Some(m) => {
+            let who = match (&m.sender_id, &m.sender_name) {
+                (Some(id), _) if *id == me.id => "You: ".to_owned(),
+                (Some(_), Some(name)) if m.kind != parley::model::MessageKind::System => format!("{name}: "),
+                _ => String::new(),
+            };
+            format!("{who}{}", m.body)
+        }
+    }
+}
+
+/// One row of a conversation list, for customers or staff.
+#[component]
+pub fn ConversationRow(
+    summary: ConversationSummary,
+    me: CurrentUser,
+    href: String,
+    now: Timestamp,
+) -> impl IntoView {
+    let staff = me.role.is_staff();
+    let unread = summary.unread;
+    let preview = preview_line(&summary, &me);
+    let status = summary.status;
+    view! {
+        <li class="conv-row" class:unread={unread > 0} data-testid="conversation-row" data-id=summary.id.0>
+            <a href=href>
+                <span class="conv-title">
+                    {staff.then(|| format!("{} · ", summary.customer.name))}
+                    {summary.title.clone()}
+                </span>
+                <span class="conv-side">
+                    <time title=summary.last_activity_at.utc_string()>{summary.last_activity_at.relative_to(now)}</time>
+                    {(unread > 0).then(|| view! {
+                        <span class="badge" data-testid="unread" aria-label=format!("{unread} unread")>{unread}</span>
+                    })}
+                </span>
+                <span class="conv-meta">
+                    <span class=format!("status status-{}", status.as_str())>{status.label()}</span>
+                    {(staff && summary.unanswered && matches!(status, parley::ConversationStatus::Open | parley::ConversationStatus::Active)).then(|| view! {
+                        <span class="unanswered" data-testid="unanswered">"● Unanswered"</span>
+                    })}
+                    {staff.then(|| match &summary.assignee {
+                        Some(a) => format!("Assigned to {}", a.name),
+                        None => "Unassigned".to_owned(),
+                    })}
+                    <span class="conv-preview">{preview}</span>
+                </span>
+            </a>
+        </li>
+    }
+}
 
 #[component]
 pub fn MessagesPage() -> impl IntoView {
+    let query = use_query_map();
+    let page = Resource::new(move || query.read().get("before"), my_conversations);
     view! {
-        <RequireRole gate=Gate::Customer children=|_me: CurrentUser| view! {
-            <section class="page" data-testid="messages">
+        <Transition fallback=loading>
+            {move || Suspend::new(async move {
+                let me = match admit(Gate::Customer).await {
+                    Ok(me) => me,
+                    Err(refusal) => return refusal,
+                };
+                match page.await {
+                    Ok(page) => view! { <MyConversations page=page me=me/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn MyConversations(page: ConversationPage, me: CurrentUser) -> impl IntoView {
+    view! {
+        <section class="page" data-testid="messages">
+            <div class="page-head">
                 <h1>"Messages"</h1>
-            </section>
-        }/>
+                <A href="/messages/new" attr:class="button">"New conversation"</A>
+            </div>
+            <ConversationList page=page me=me base="/messages"/>
+        </section>
+    }
+}
+
+/// A page of rows, with the link to the next (older) page.
+#[component]
+pub fn ConversationList(page: ConversationPage, me: CurrentUser, base: &'static str) -> impl IntoView {
+    let now = now();
+    if page.rows.is_empty() {
+        let text = if me.role.is_staff() {
+            "No conversations here."
+        } else {
+            "No conversations yet. Start one and the support team will answer here."
+        };
+        return view! { <p class="empty card" data-testid="empty">{text}</p> }.into_any();
+    }
+    let query = use_query_map();
+    let next_href = page.next.map(|cursor| {
+        let mut params: Vec<(String, String)> = query
+            .get_untracked()
+            .into_iter()
+            .filter(|(k, _)| k != "before")
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        params.push(("before".to_owned(), cursor.to_param()));
+        let qs = params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("{base}?{qs}")
+    });
+    view! {
+        <ul class="conv-list" data-testid="conversation-list">
+            {page.rows.into_iter().map(|summary| {
+                let href = format!("{base}/{}", summary.id);
+                view! { <ConversationRow summary=summary me=me.clone() href=href now=now/> }
+            }).collect_view()}
+        </ul>
+        {next_href.map(|href| view! {
+            <div class="load-more"><a class="button secondary" href=href>"Older conversations →"</a></div>
+        })}
+    }
+    .into_any()
+}
+
+#[component]
+pub fn NewConversationPage() -> impl IntoView {
+    let action = ServerAction::<StartConversation>::new();
+    view! {
+        <Transition fallback=loading>
+            {move || Suspend::new(async move {
+                match admit(Gate::Customer).await {
+                    Ok(_) => view! { <NewConversationForm action=action/> }.into_any(),
+                    Err(refusal) => refusal,
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView {
+    let error = move |field: &'static str| {
+        move || {
+            action
+                .value()
+                .get()
+                .and_then(|r| r.err())
+                .and_then(|e| e.for_field(field))
+        }
+    };
+    let general = move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.general())
+    };
+    view! {
+        <section class="card narrow" style="max-width: 640px">
+            <h1>"New conversation"</h1>
+            <p class="muted">"Tell us what you need; the support team answers here."</p>
+            <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="new-conversation">
+                <p class="form-error" role="alert">{general}</p>
+                <label>
+                    "Subject " <span class="hint">"(optional)"</span>
+                    <input type="text" name="subject" maxlength="200" placeholder="e.g. Where is my order?"/>
+                </label>
+                <p class="field-error" data-field="subject">{error("subject")}</p>
+                <label>
+                    "Message"
+                    <textarea name="body" rows="5" placeholder="How can we help?"></textarea>
+                </label>
+                <p class="field-error" data-field="body">{error("body")}</p>
+                <div class="actions">
+                    <button type="submit" disabled=move || action.pending().get()>"Start conversation"</button>
+                    <A href="/messages" attr:class="button secondary">"Cancel"</A>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The id in the URL, if it is a number.
+pub fn id_param() -> Memo<Option<ConversationId>> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("id").and_then(|id| id.parse().ok()))
+}
+
+/// The thread named in the URL, fetched again when `refresh` changes.
+pub fn thread_resource(
+    refresh: impl Fn() -> usize + Send + Sync + 'static,
+) -> Resource<Result<ThreadView, AppError>> {
+    let id = id_param();
+    Resource::new(
+        move || (id.get(), refresh()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => open_thread(id).await,
+                None => Err(AppError::new(ErrorKind::NotFound, "Conversation not found.")),
+            }
+        },
+    )
+}
+
+#[component]
+pub fn CustomerThreadPage() -> impl IntoView {
+    let thread = thread_resource(|| 0);
+    view! {
+        <Transition fallback=loading>
+            {move || Suspend::new(async move {
+                let me = match admit(Gate::Customer).await {
+                    Ok(me) => me,
+                    Err(refusal) => return refusal,
+                };
+                match thread.await {
+                    Ok(view) => view! { <CustomerThreadView view=view me=me/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CustomerThreadView(view: ThreadView, me: CurrentUser) -> impl IntoView {
+    let summary = view.summary.clone();
+    let state = ThreadState::new(&view.summary, view.history);
+    view! {
+        <p><A href="/messages">"← All conversations"</A></p>
+        <section class="thread" data-testid="thread">
+            <header class="thread-head">
+                <h1>{summary.title.clone()}</h1>
+                {move || {
+                    let status = state.status.get();
+                    view! { <span class=format!("status status-{}", status.as_str()) data-testid="status">{status.label()}</span> }
+                }}
+            </header>
+            <ThreadBody state=state me=me/>
+        </section>
     }
 }

@@ -20,7 +20,7 @@ pub enum ServiceError {
     NotFound(&'static str),
     /// The status machine refused the move.
     #[error(transparent)]
-    Lifecycle(#[from] LifecycleError),
+    Lifecycle(LifecycleError),
     /// The request conflicts with the current state (e.g. demoting the last admin).
     #[error("{0}")]
     Conflict(String),
@@ -60,6 +60,21 @@ impl ServiceError {
 /// Whether a database error is a UNIQUE violation (both backends report it so).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl From<LifecycleError> for ServiceError {
+    /// A move the role may not make is a refusal (403), not a conflict.
+    fn from(err: LifecycleError) -> Self {
+        match err {
+            LifecycleError::AdminOnly => {
+                ServiceError::Forbidden("Only an admin can close a conversation for good.")
+            }
+            LifecycleError::StaffOnly => {
+                ServiceError::Forbidden("Only the support team can change a conversation's status.")
+            }
+            other => ServiceError::Lifecycle(other),
+        }
+    }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -10,24 +10,32 @@
 //! - [`error`]: [`ServiceError`], the one error every operation returns.
 //! - [`clock`]: the current time as a [`parley::Timestamp`].
 //! - [`accounts`]: users, password hashing, sessions, roles.
+//! - [`conversations`]: lists, threads, messages, status, assignment, read markers.
+//! - [`canned`]: canned responses.
+//! - [`bus`]: committed changes, announced to the live hubs.
 
 pub mod accounts;
+pub mod bus;
+pub mod canned;
 pub mod clock;
+pub mod conversations;
 pub mod db;
 pub mod error;
 
+pub use bus::{Bus, Event};
 pub use db::Db;
 pub use error::ServiceError;
 
-/// The handle every request and socket holds: cheap to clone (pools are
-/// reference-counted), passed to server functions through Leptos context.
+/// The handle every request and socket holds: cheap to clone (pools and the
+/// bus are reference-counted), passed to server functions through Leptos context.
 #[derive(Clone)]
 pub struct Backend {
     pub db: Db,
+    pub bus: Bus,
 }
 
 impl Backend {
-    pub fn new(db: Db) -> Self {
-        Backend { db }
+    pub fn new(db: Db, bus: Bus) -> Self {
+        Backend { db, bus }
     }
 }

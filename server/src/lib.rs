@@ -12,6 +12,9 @@
 //! - [`seed`]: demo accounts.
 //! - [`state`]: what handlers share.
 
+// Leptos view types nest deeply; the page types exceed the default limit of 128.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod config;
 pub mod http;
@@ -67,7 +70,7 @@ pub async fn serve(
 
     let state = AppState {
         leptos_options,
-        backend: Backend::new(db),
+        backend: Backend::new(db, backend::Bus::new()),
         hub: live::Hub::new(config.heartbeat),
         config: Arc::new(config),
     };

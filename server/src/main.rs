@@ -1,5 +1,8 @@
 //! The `parley` binary: parse the command line, set up logging, run the command.
 
+// Leptos view types nest deeply; the page types exceed the default limit of 128.
+#![recursion_limit = "256"]
+
 use backend::Db;
 use clap::Parser;
 use server::cli::{Cli, Command, CreateUserArgs, ServeArgs};

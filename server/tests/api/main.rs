@@ -3,5 +3,6 @@
 //! One test binary (modules below) so the server is linked once.
 
 mod accounts;
+mod conversations;
 mod helpers;
 mod live_socket;

@@ -1,0 +1,119 @@
+//! Canned responses: the admin page that manages them, and the server
+//! functions the staff composer reads them through.
+
+use crate::auth::Gate;
+use crate::error::AppError;
+use crate::layout::ErrorNotice;
+use leptos::prelude::*;
+use parley::model::CannedResponse;
+use parley::CannedResponseId;
+
+/// Every canned response (staff).
+#[server(endpoint = "canned/list")]
+pub async fn list_canned() -> Result<Vec<CannedResponse>, AppError> {
+    use crate::ssr::{backend, require_staff, respond};
+    let me = require_staff().await?;
+    respond(backend::canned::list(&backend()?.db, &me).await)
+}
+
+/// Creates (no `id`) or updates a canned response (admins).
+#[server(endpoint = "canned/save")]
+pub async fn save_canned(
+    id: Option<String>,
+    shortcut: String,
+    title: String,
+    body: String,
+) -> Result<CannedResponse, AppError> {
+    use crate::error::ErrorKind;
+    use crate::ssr::{backend, fail, require_admin, respond};
+    let me = require_admin().await?;
+    let id = match id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(raw.parse::<CannedResponseId>().map_err(|_| {
+            fail(AppError::new(
+                ErrorKind::Invalid,
+                "That response id is not valid.",
+            ))
+        })?),
+    };
+    respond(backend::canned::save(&backend()?.db, &me, id, &shortcut, &title, &body).await)
+}
+
+/// Deletes a canned response (admins).
+#[server(endpoint = "canned/delete")]
+pub async fn delete_canned(id: CannedResponseId) -> Result<(), AppError> {
+    use crate::ssr::{backend, require_admin, respond};
+    let me = require_admin().await?;
+    respond(backend::canned::delete(&backend()?.db, &me, id).await)
+}
+
+#[component]
+pub fn CannedPage() -> impl IntoView {
+    let save = ServerAction::<SaveCanned>::new();
+    let delete = ServerAction::<DeleteCanned>::new();
+    let responses = Resource::new(
+        move || (save.version().get(), delete.version().get()),
+        |_| list_canned(),
+    );
+    let save_error = move |field: &'static str| {
+        move || {
+            save.value()
+                .get()
+                .and_then(|r| r.err())
+                .and_then(|e| e.for_field(field))
+        }
+    };
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                if let Err(refusal) = crate::auth::admit(Gate::Admin).await {
+                    return refusal;
+                }
+                let list = match responses.await {
+                    Ok(list) => list,
+                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                };
+                view! {
+                    <section class="page" data-testid="canned">
+                        <h1>"Canned responses"</h1>
+                        <p class="muted">"Agents type " <code>"/shortcut"</code> " in the composer to insert one."</p>
+                        {if list.is_empty() {
+                            view! { <p class="empty card">"None yet."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="table" data-testid="canned-table">
+                                    <thead><tr><th>"Shortcut"</th><th>"Title"</th><th>"Text"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|c| view! {
+                                            <tr data-shortcut=c.shortcut.clone()>
+                                                <td><code>{format!("/{}", c.shortcut)}</code></td>
+                                                <td>{c.title.clone()}</td>
+                                                <td>{parley::validate::preview(&c.body, 80)}</td>
+                                                <td>
+                                                    <ActionForm action=delete attr:class="inline">
+                                                        <input type="hidden" name="id" value=c.id.0/>
+                                                        <button type="submit" class="secondary small">"Delete"</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                        <h2>"Add a response"</h2>
+                        <ActionForm action=save attr:class="form card" attr:novalidate=true attr:data-testid="canned-form">
+                            <label>"Shortcut" <input type="text" name="shortcut" placeholder="refund"/></label>
+                            <p class="field-error">{save_error("shortcut")}</p>
+                            <label>"Title" <input type="text" name="title" placeholder="Refund policy"/></label>
+                            <p class="field-error">{save_error("title")}</p>
+                            <label>"Text" <textarea name="body" rows="4"></textarea></label>
+                            <p class="field-error">{save_error("body")}</p>
+                            <div class="actions"><button type="submit">"Save"</button></div>
+                        </ActionForm>
+                    </section>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,76 @@
+//! The event bus: what changed, announced after the change is committed.
+//!
+//! Whoever commits a change (a server function or a socket) publishes an
+//! [`Event`] here; the live hub of every server process subscribes and fans
+//! it out to the sockets allowed to see it. In one process this is a tokio
+//! broadcast channel with one subscriber per hub, so a publish is a queue
+//! push, never a wait on slow sockets.
+
+use parley::model::{ConversationSummary, Message, PersonRef};
+use parley::{ConversationId, Role, Seq, UserId};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Something that happened, with what every audience needs to hear of it.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Messages were committed in a conversation, in seq order.
+    Messages {
+        conversation_id: ConversationId,
+        customer_id: UserId,
+        messages: Vec<Message>,
+    },
+    /// A conversation's list row changed: the staff view, and the customer's
+    /// (which never mentions notes).
+    Conversation {
+        customer_id: UserId,
+        staff: Box<ConversationSummary>,
+        customer: Box<ConversationSummary>,
+    },
+    /// Someone is typing.
+    Typing {
+        conversation_id: ConversationId,
+        customer_id: UserId,
+        user: PersonRef,
+    },
+    /// Someone read up to a seq.
+    Read {
+        conversation_id: ConversationId,
+        customer_id: UserId,
+        user_id: UserId,
+        role: Role,
+        up_to: Seq,
+    },
+    /// A staff member's availability changed.
+    Availability { user_id: UserId },
+}
+
+/// How many events a slow hub may fall behind before it must resync.
+const CAPACITY: usize = 16_384;
+
+#[derive(Clone)]
+pub struct Bus {
+    sender: broadcast::Sender<Arc<Event>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus::new()
+    }
+}
+
+impl Bus {
+    pub fn new() -> Bus {
+        let (sender, _) = broadcast::channel(CAPACITY);
+        Bus { sender }
+    }
+
+    /// Announces a committed change. Nobody listening is not an error.
+    pub fn publish(&self, event: Event) {
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+}

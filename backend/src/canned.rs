@@ -1,0 +1,107 @@
+//! Canned responses: prepared answers staff insert by typing `/shortcut`.
+//! Every staff member can use them; only admins write them.
+
+use crate::error::{is_unique_violation, ServiceResult};
+use crate::{clock, Db, ServiceError};
+use parley::model::{CannedResponse, CurrentUser};
+use parley::validate::{CannedTitle, MessageBody, Shortcut};
+use parley::{CannedResponseId, ValidationError};
+
+type Row = (i64, String, String, String);
+
+fn from_row((id, shortcut, title, body): Row) -> CannedResponse {
+    CannedResponse {
+        id: CannedResponseId(id),
+        shortcut,
+        title,
+        body,
+    }
+}
+
+fn require_admin(user: &CurrentUser) -> ServiceResult<()> {
+    if user.role.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "Only admins can change canned responses.",
+        ))
+    }
+}
+
+/// All canned responses, by shortcut (staff only).
+pub async fn list(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<CannedResponse>> {
+    if !viewer.role.is_staff() {
+        return Err(ServiceError::Forbidden(
+            "Canned responses are for the support team.",
+        ));
+    }
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT id, shortcut, title, body FROM canned_responses ORDER BY shortcut")
+            .fetch_all(&db.read)
+            .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}
+
+fn taken(e: sqlx::Error) -> ServiceError {
+    if is_unique_violation(&e) {
+        ValidationError::new("shortcut", "Another response already uses this shortcut.").into()
+    } else {
+        e.into()
+    }
+}
+
+/// Creates (`id` = None) or updates a canned response (admins only).
+pub async fn save(
+    db: &Db,
+    admin: &CurrentUser,
+    id: Option<CannedResponseId>,
+    shortcut: &str,
+    title: &str,
+    body: &str,
+) -> ServiceResult<CannedResponse> {
+    require_admin(admin)?;
+    let shortcut = Shortcut::parse(shortcut)?;
+    let title = CannedTitle::parse(title)?;
+    let body = MessageBody::parse(body)?;
+    let now = clock::now().0;
+    let row: Option<Row> = match id {
+        None => sqlx::query_as(
+            "INSERT INTO canned_responses (shortcut, title, body, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, shortcut, title, body",
+        )
+        .bind(shortcut.as_str())
+        .bind(title.as_str())
+        .bind(body.as_str())
+        .bind(admin.id.0)
+        .bind(now)
+        .fetch_optional(&db.write)
+        .await
+        .map_err(taken)?,
+        Some(id) => sqlx::query_as(
+            "UPDATE canned_responses SET shortcut = $1, title = $2, body = $3, updated_at = $4 \
+             WHERE id = $5 RETURNING id, shortcut, title, body",
+        )
+        .bind(shortcut.as_str())
+        .bind(title.as_str())
+        .bind(body.as_str())
+        .bind(now)
+        .bind(id.0)
+        .fetch_optional(&db.write)
+        .await
+        .map_err(taken)?,
+    };
+    row.map(from_row).ok_or(ServiceError::NotFound("Canned response"))
+}
+
+/// Deletes a canned response (admins only).
+pub async fn delete(db: &Db, admin: &CurrentUser, id: CannedResponseId) -> ServiceResult<()> {
+    require_admin(admin)?;
+    let result = sqlx::query("DELETE FROM canned_responses WHERE id = $1")
+        .bind(id.0)
+        .execute(&db.write)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Err(ServiceError::NotFound("Canned response"));
+    }
+    Ok(())
+}

@@ -46,6 +46,11 @@ pub enum ClientFrame {
         conversation_id: ConversationId,
         up_to: Seq,
     },
+    /// Staff only: receive `conversation` frames for every conversation (the
+    /// shared inbox), or stop. Customers always receive their own.
+    WatchInbox {
+        on: bool,
+    },
     Ping,
 }
 
@@ -237,6 +242,7 @@ mod tests {
             conversation_id: c,
             up_to: Seq(2),
         });
+        round_trip_client(ClientFrame::WatchInbox { on: true });
         round_trip_client(ClientFrame::Ping);
     }
 

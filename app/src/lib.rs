@@ -30,6 +30,7 @@ pub mod inbox;
 pub mod layout;
 pub mod live;
 pub mod messages;
+pub mod presence;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod thread;

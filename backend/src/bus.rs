@@ -7,7 +7,7 @@
 //! push, never a wait on slow sockets.
 
 use parley::model::{ConversationSummary, Message, PersonRef};
-use parley::{ConversationId, Role, Seq, UserId};
+use parley::{Availability, ConversationId, Role, Seq, UserId};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -41,8 +41,11 @@ pub enum Event {
         role: Role,
         up_to: Seq,
     },
-    /// A staff member's availability changed.
-    Availability { user_id: UserId },
+    /// A staff member chose another availability.
+    Availability {
+        user: PersonRef,
+        availability: Availability,
+    },
 }
 
 /// How many events a slow hub may fall behind before it must resync.

@@ -21,7 +21,7 @@ use parley::{
     ClientId, ConversationId, ConversationStatus, LifecycleError, MessageId, Role, Seq, Timestamp, UserId,
     ValidationError,
 };
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
 /// Rows per list page.
 pub const LIST_PAGE: i64 = 30;
@@ -493,9 +493,17 @@ fn assignment_text(actor: &PersonRef, assignee: Option<&PersonRef>) -> String {
     }
 }
 
-/// After a commit: tells the live hubs about the messages and the new list rows.
+/// After a commit: tells the live hubs about the messages, then the new list rows.
+///
+/// `writer` is the single write connection, still held: the messages are
+/// published before the next transaction can commit, so the bus carries
+/// every conversation's messages in commit (seq) order and a client may
+/// resume from the last seq it received. The list rows are read and
+/// published after letting go of it; each row carries its activity time, so
+/// a client keeps the newest if two arrive out of order.
 async fn announce(
     backend: &Backend,
+    writer: sqlx::pool::PoolConnection<Sqlite>,
     conversation: ConversationId,
     customer_id: UserId,
     messages: Vec<Message>,
@@ -507,6 +515,7 @@ async fn announce(
             messages,
         });
     }
+    drop(writer);
     match summaries(&backend.db, conversation).await {
         Ok((staff, customer)) => backend.bus.publish(Event::Conversation {
             customer_id,
@@ -557,6 +566,7 @@ pub async fn start(
     }
     let subject = Subject::parse_optional(subject)?;
     let body = MessageBody::parse(body)?;
+    backend.send_limit.check(customer.id)?;
     let title = subject
         .as_ref()
         .map(|s| s.as_str().to_owned())
@@ -564,7 +574,8 @@ pub async fn start(
     let now = clock::now();
     let sender = person(customer);
 
-    let mut tx = backend.db.write.begin().await?;
+    let mut writer = backend.db.write.acquire().await?;
+    let mut tx = writer.begin().await?;
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO conversations (customer_id, subject, title, status, last_seq, \
          last_activity_at, last_public_at, awaiting_reply, created_at) \
@@ -602,8 +613,7 @@ pub async fn start(
     advance_marker(&mut tx, id, customer.id, message.seq, now).await?;
     audit(&mut tx, id, &sender, "created", None, Some("open"), now).await?;
     tx.commit().await?;
-
-    announce(backend, id, customer.id, vec![message.clone()]).await;
+    announce(backend, writer, id, customer.id, vec![message.clone()]).await;
     Ok((id, message))
 }
 
@@ -672,6 +682,8 @@ pub async fn send(
             return resent(existing, conversation);
         }
     }
+    // A resend of a stored message is free; a new message spends allowance.
+    backend.send_limit.check(sender.id)?;
     let now = clock::now();
     let me = person(sender);
     let kind = if note {
@@ -680,7 +692,8 @@ pub async fn send(
         MessageKind::Text
     };
 
-    let mut tx = backend.db.write.begin().await?;
+    let mut writer = backend.db.write.acquire().await?;
+    let mut tx = writer.begin().await?;
     let state = lock_state(&mut tx, conversation).await?;
     state.authorize(sender)?;
     let status = state.status()?;
@@ -773,8 +786,7 @@ pub async fn send(
         advance_marker(&mut tx, conversation, sender.id, last.seq, now).await?;
     }
     tx.commit().await?;
-
-    announce(backend, conversation, UserId(state.customer_id), messages).await;
+    announce(backend, writer, conversation, UserId(state.customer_id), messages).await;
     Ok(Sent {
         message,
         duplicate: false,
@@ -791,7 +803,8 @@ pub async fn change_status(
     require_staff(actor)?;
     let now = clock::now();
     let me = person(actor);
-    let mut tx = backend.db.write.begin().await?;
+    let mut writer = backend.db.write.acquire().await?;
+    let mut tx = writer.begin().await?;
     let state = lock_state(&mut tx, conversation).await?;
     let from = state.status()?;
     let to = from.transition(to, actor.role)?;
@@ -828,7 +841,7 @@ pub async fn change_status(
     )
     .await?;
     tx.commit().await?;
-    announce(backend, conversation, UserId(state.customer_id), messages).await;
+    announce(backend, writer, conversation, UserId(state.customer_id), messages).await;
     Ok(to)
 }
 
@@ -870,7 +883,8 @@ pub async fn assign(
     };
     let now = clock::now();
     let me = person(actor);
-    let mut tx = backend.db.write.begin().await?;
+    let mut writer = backend.db.write.acquire().await?;
+    let mut tx = writer.begin().await?;
     let state = lock_state(&mut tx, conversation).await?;
     let status = state.status()?;
     if status == ConversationStatus::Closed {
@@ -936,7 +950,7 @@ pub async fn assign(
     )
     .await?;
     tx.commit().await?;
-    announce(backend, conversation, UserId(state.customer_id), messages).await;
+    announce(backend, writer, conversation, UserId(state.customer_id), messages).await;
     Ok(target)
 }
 

@@ -12,6 +12,8 @@
 //! - [`accounts`]: users, password hashing, sessions, roles.
 //! - [`conversations`]: lists, threads, messages, status, assignment, read markers.
 //! - [`canned`]: canned responses.
+//! - [`presence`]: staff availability (online / away / offline).
+//! - [`limits`]: per-user rate limits.
 //! - [`bus`]: committed changes, announced to the live hubs.
 
 pub mod accounts;
@@ -21,6 +23,8 @@ pub mod clock;
 pub mod conversations;
 pub mod db;
 pub mod error;
+pub mod limits;
+pub mod presence;
 
 pub use bus::{Bus, Event};
 pub use db::Db;
@@ -32,10 +36,12 @@ pub use error::ServiceError;
 pub struct Backend {
     pub db: Db,
     pub bus: Bus,
+    /// Messages per user per minute, shared by every way of sending.
+    pub send_limit: limits::SendLimiter,
 }
 
 impl Backend {
-    pub fn new(db: Db, bus: Bus) -> Self {
-        Backend { db, bus }
+    pub fn new(db: Db, bus: Bus, send_limit: limits::SendLimiter) -> Self {
+        Backend { db, bus, send_limit }
     }
 }

@@ -68,18 +68,39 @@ pub async fn serve(
         .site_addr(site_addr)
         .build();
 
+    let backend = Backend::new(
+        db,
+        backend::Bus::new(),
+        backend::limits::SendLimiter::per_minute(config.messages_per_minute),
+    );
+    let hub = live::Hub::start(backend.clone(), config.heartbeat, config.presence_grace).await;
+    let limiter = backend.send_limit.clone();
+    let forget_idle_limits = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limiter.forget_idle();
+        }
+    });
     let state = AppState {
         leptos_options,
-        backend: Backend::new(db, backend::Bus::new()),
-        hub: live::Hub::new(config.heartbeat),
+        backend,
+        hub: hub.clone(),
         config: Arc::new(config),
     };
     let router = http::router::build(state, session_store);
 
     tracing::info!(addr = %site_addr, "Parley is listening on http://{site_addr}");
+    let shutdown = async move {
+        shutdown.await;
+        // Tell live sockets to reconnect (to another instance, or to us
+        // after the restart) before the HTTP side drains.
+        hub.shut_down();
+    };
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
     expired_sessions.abort();
+    forget_idle_limits.abort();
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! Conversation server functions: for each, the happy path, a wrong role and
 //! a foreign id; plus the lifecycle, notes, idempotency and escaping.
 
-use crate::helpers::{spawn_app, Client, TestApp};
+use crate::helpers::{spawn_app_with, Client, TestApp};
 use parley::Role;
 use reqwest::StatusCode;
 use serde_json::Value;
+use server::cli::ServeArgs;
 
 async fn start(client: &Client, subject: &str, body: &str) -> i64 {
     let (status, id) = client
@@ -63,7 +64,11 @@ struct Cast {
 }
 
 async fn cast() -> Cast {
-    let app = spawn_app().await;
+    cast_with(ServeArgs::default()).await
+}
+
+async fn cast_with(args: ServeArgs) -> Cast {
+    let app = spawn_app_with(args).await;
     let (alice, _) = app.signed_in("alice@example.com", Role::Customer).await;
     let (bob, _) = app.signed_in("bob@example.com", Role::Customer).await;
     let (agent, agent_user) = app.signed_in("avery@example.com", Role::Agent).await;
@@ -552,7 +557,11 @@ async fn resending_the_same_client_id_stores_one_message() {
 
 #[tokio::test]
 async fn history_pages_by_seq() {
-    let c = cast().await;
+    let c = cast_with(ServeArgs {
+        messages_per_minute: 10_000,
+        ..ServeArgs::default()
+    })
+    .await;
     let id = start(&c.alice, "Long", "message 0").await;
     for i in 1..120 {
         let (status, _) = send(&c.alice, id, &format!("message {i}")).await;

@@ -62,7 +62,18 @@ impl TestApp {
         args.addr = SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0)));
         args.site_root = self._dir.path().join("site");
         let config = Config::from_args(&args).expect("config");
-        let listener = tokio::net::TcpListener::bind(args.addr).await.expect("bind");
+        // The old listener may take a moment to let go of the port.
+        let mut listener = None;
+        for _ in 0..50 {
+            match tokio::net::TcpListener::bind(args.addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let listener = listener.expect("bind");
         self.addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let db = self.db.clone();
@@ -76,6 +87,26 @@ impl TestApp {
         });
         self.shutdown = Some(tx);
         self.task = Some(task);
+    }
+
+    /// Stops the server (live sockets are told 1012) and starts it again on
+    /// the same port with the same database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let port = self.addr.port();
+        self.start(Some(port)).await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), task).await.is_err() {
+                abort.abort();
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -143,6 +174,7 @@ impl Drop for TestApp {
 
 pub const PASSWORD: &str = "correct horse battery";
 
+#[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
     jar: Arc<Jar>,
@@ -225,6 +257,63 @@ impl Client {
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
         Ok(socket)
+    }
+}
+
+/// Opens `/ws` and reads past `hello` and the first `presence`.
+pub async fn live(client: &Client) -> Socket {
+    let mut socket = client.socket().await.expect("upgrade");
+    match next_frame(&mut socket).await {
+        ServerFrame::Hello { .. } => {}
+        other => panic!("expected hello, got {other:?}"),
+    }
+    match next_frame(&mut socket).await {
+        ServerFrame::Presence { .. } => {}
+        other => panic!("expected presence, got {other:?}"),
+    }
+    socket
+}
+
+/// Reads frames until one matches, skipping others; fails after 5 s.
+pub async fn expect_frame(
+    socket: &mut Socket,
+    what: &str,
+    matches: impl Fn(&ServerFrame) -> bool,
+) -> ServerFrame {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let frame = tokio::time::timeout(remaining, next_frame(socket))
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within 5 s"));
+        if matches(&frame) {
+            return frame;
+        }
+    }
+}
+
+/// Asserts that no frame matching arrives within `wait`.
+pub async fn expect_no_frame(
+    socket: &mut Socket,
+    wait: Duration,
+    what: &str,
+    matches: impl Fn(&ServerFrame) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            return;
+        }
+        match tokio::time::timeout(remaining, socket.next()).await {
+            Err(_) => return,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let frame: ServerFrame = serde_json::from_str(text.as_str()).expect("a server frame");
+                assert!(!matches(&frame), "unexpected {what}: {frame:?}");
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(_) => return,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `/ws` upgrade guard and the basic frame exchange.
 
-use crate::helpers::{next_frame, send_frame, send_text, spawn_app};
+use crate::helpers::{live, next_frame, send_frame, send_text, spawn_app};
 use futures::StreamExt;
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
 use parley::Role;
@@ -48,6 +48,16 @@ async fn hello_ping_and_bad_frames() {
         }
         other => panic!("expected hello, got {other:?}"),
     }
+    match next_frame(&mut socket).await {
+        ServerFrame::Presence {
+            support_online,
+            staff,
+        } => {
+            assert!(!support_online, "nobody on the team is online");
+            assert!(staff.is_none(), "customers are not told who is on the team");
+        }
+        other => panic!("expected presence, got {other:?}"),
+    }
 
     send_frame(&mut socket, &ClientFrame::Ping).await;
     assert_eq!(next_frame(&mut socket).await, ServerFrame::Pong);
@@ -73,8 +83,7 @@ async fn hello_ping_and_bad_frames() {
 async fn a_client_sending_only_garbage_is_disconnected() {
     let app = spawn_app().await;
     let (client, _) = app.signed_in("ann@example.com", Role::Customer).await;
-    let mut socket = client.socket().await.expect("upgrade");
-    let _hello = next_frame(&mut socket).await;
+    let mut socket = live(&client).await;
     for _ in 0..50 {
         if futures::SinkExt::send(&mut socket, Message::Text("garbage".into()))
             .await
@@ -102,8 +111,7 @@ async fn a_client_sending_only_garbage_is_disconnected() {
 async fn an_oversized_frame_closes_the_socket() {
     let app = spawn_app().await;
     let (client, _) = app.signed_in("ann@example.com", Role::Customer).await;
-    let mut socket = client.socket().await.expect("upgrade");
-    let _hello = next_frame(&mut socket).await;
+    let mut socket = live(&client).await;
     let huge = format!(
         r#"{{"type":"send","conversation_id":1,"client_id":"x","body":"{}"}}"#,
         "a".repeat(MAX_FRAME_BYTES + 1)

@@ -5,4 +5,6 @@
 mod accounts;
 mod conversations;
 mod helpers;
+mod live_chaos;
+mod live_messages;
 mod live_socket;

@@ -1,0 +1,191 @@
+//! Effective presence: a staff member counts as online when their chosen
+//! availability is "online" *and* they have a live socket — or had one less
+//! than the grace period ago, so a page reload or a network blip does not
+//! flap "Support is online" for every customer. Sockets that stop sending
+//! heartbeats are closed by the connection loop, which ends their presence
+//! the same way.
+
+use parley::model::{PersonRef, StaffPresence};
+use parley::{Availability, UserId};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+struct StaffState {
+    person: PersonRef,
+    availability: Availability,
+    /// Open sockets right now.
+    sockets: usize,
+    /// Counts as connected: has a socket, or lost the last one less than the
+    /// grace period ago.
+    connected: bool,
+    /// Bumped on each disconnect so a stale grace timer does nothing.
+    generation: u64,
+}
+
+/// What everyone is told: whether support can answer, and (staff only) the team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSnapshot {
+    pub support_online: bool,
+    pub staff: Vec<StaffPresence>,
+}
+
+#[derive(Default)]
+pub struct PresenceBook {
+    staff: HashMap<UserId, StaffState>,
+    last: Option<PresenceSnapshot>,
+}
+
+impl PresenceBook {
+    /// Starts from the stored availabilities; nobody is connected yet.
+    pub fn load(staff: Vec<(PersonRef, Availability)>) -> PresenceBook {
+        PresenceBook {
+            staff: staff
+                .into_iter()
+                .map(|(person, availability)| {
+                    (
+                        person.id,
+                        StaffState {
+                            person,
+                            availability,
+                            sockets: 0,
+                            connected: false,
+                            generation: 0,
+                        },
+                    )
+                })
+                .collect(),
+            last: None,
+        }
+    }
+
+    /// A staff socket opened.
+    pub fn connected(&mut self, person: PersonRef, availability: Availability) {
+        let state = self.staff.entry(person.id).or_insert_with(|| StaffState {
+            person: person.clone(),
+            availability,
+            sockets: 0,
+            connected: false,
+            generation: 0,
+        });
+        state.person = person;
+        state.availability = availability;
+        state.sockets += 1;
+        state.connected = true;
+    }
+
+    /// A staff socket closed. Returns the generation to pass to
+    /// [`PresenceBook::grace_expired`] when the grace period is over, if
+    /// that was their last socket.
+    pub fn disconnected(&mut self, user: UserId) -> Option<u64> {
+        let state = self.staff.get_mut(&user)?;
+        state.sockets = state.sockets.saturating_sub(1);
+        if state.sockets == 0 {
+            state.generation += 1;
+            Some(state.generation)
+        } else {
+            None
+        }
+    }
+
+    /// The grace period after a last socket closed is over.
+    pub fn grace_expired(&mut self, user: UserId, generation: u64) {
+        if let Some(state) = self.staff.get_mut(&user) {
+            if state.generation == generation && state.sockets == 0 {
+                state.connected = false;
+            }
+        }
+    }
+
+    pub fn set_availability(&mut self, person: PersonRef, availability: Availability) {
+        let state = self.staff.entry(person.id).or_insert_with(|| StaffState {
+            person: person.clone(),
+            availability,
+            sockets: 0,
+            connected: false,
+            generation: 0,
+        });
+        state.person = person;
+        state.availability = availability;
+    }
+
+    pub fn snapshot(&self) -> PresenceSnapshot {
+        let mut staff: Vec<StaffPresence> = self
+            .staff
+            .values()
+            .filter(|s| s.person.role.is_staff())
+            .map(|s| StaffPresence {
+                user: s.person.clone(),
+                availability: s.availability,
+                online: s.connected && s.availability == Availability::Online,
+            })
+            .collect();
+        staff.sort_by(|a, b| a.user.name.cmp(&b.user.name).then(a.user.id.cmp(&b.user.id)));
+        PresenceSnapshot {
+            support_online: staff.iter().any(|s| s.online),
+            staff,
+        }
+    }
+
+    /// The snapshot if it differs from the last one handed out.
+    pub fn changed(&mut self) -> Option<PresenceSnapshot> {
+        let now = self.snapshot();
+        if self.last.as_ref() == Some(&now) {
+            None
+        } else {
+            self.last = Some(now.clone());
+            Some(now)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley::Role;
+
+    fn ann() -> PersonRef {
+        PersonRef {
+            id: UserId(1),
+            name: "Ann".into(),
+            role: Role::Agent,
+        }
+    }
+
+    #[test]
+    fn online_needs_availability_and_a_socket() {
+        let mut book = PresenceBook::load(vec![(ann(), Availability::Online)]);
+        assert!(!book.snapshot().support_online, "online but not connected");
+        book.connected(ann(), Availability::Online);
+        assert!(book.snapshot().support_online);
+        book.set_availability(ann(), Availability::Away);
+        assert!(!book.snapshot().support_online, "connected but away");
+        assert_eq!(book.snapshot().staff[0].availability, Availability::Away);
+    }
+
+    #[test]
+    fn the_last_socket_closing_counts_only_after_the_grace_period() {
+        let mut book = PresenceBook::default();
+        book.connected(ann(), Availability::Online);
+        book.connected(ann(), Availability::Online);
+        assert_eq!(book.disconnected(ann().id), None, "another tab is still open");
+        let generation = book.disconnected(ann().id).expect("last socket");
+        assert!(book.snapshot().support_online, "still within grace");
+        // a reconnect within the grace period makes the old timer harmless
+        book.connected(ann(), Availability::Online);
+        book.grace_expired(ann().id, generation);
+        assert!(book.snapshot().support_online);
+        let generation = book.disconnected(ann().id).expect("last socket");
+        book.grace_expired(ann().id, generation);
+        assert!(!book.snapshot().support_online);
+    }
+
+    #[test]
+    fn changed_reports_each_change_once() {
+        let mut book = PresenceBook::default();
+        assert!(book.changed().is_some(), "the first snapshot is news");
+        assert!(book.changed().is_none());
+        book.connected(ann(), Availability::Online);
+        assert!(book.changed().is_some());
+        assert!(book.changed().is_none());
+    }
+}

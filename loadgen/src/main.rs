@@ -1,0 +1,3 @@
+//! Parley's load generator (being written).
+
+fn main() {}

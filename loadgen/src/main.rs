@@ -1,3 +1,158 @@
-//! Parley's load generator (being written).
+//! `parley-loadgen`: drives a running Parley server the way real users do —
+//! accounts through the HTTP server functions, sessions in cookies, live
+//! WebSockets — and measures what it takes: latency, throughput, loss,
+//! duplication, and the server process's memory and CPU.
+//!
+//! It only needs a base URL, so it can drive one instance or several behind
+//! a load balancer. Two modes:
+//! - `chat` ([`chat`]): conversations between customers and agents at a fixed rate;
+//! - `idle` ([`idle`]): many idle sockets, for memory per connection.
+//!
+//! Output: a table on stdout, then one JSON line (the last line). The exit
+//! status is 0 for a clean run, 1 when messages were lost, duplicated or
+//! refused (or sockets failed), 2 when the run could not be carried out.
+//! See docs/performance.md for how the numbers there were measured.
 
-fn main() {}
+mod accounts;
+mod chat;
+mod idle;
+mod procstat;
+mod report;
+mod socket;
+
+use accounts::{AgentMaker, Api, Session};
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parley-loadgen",
+    version,
+    about = "Load generator for Parley: real accounts, sessions and WebSockets, measured end to end"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Live conversations at a fixed message rate: latency, throughput, loss, duplication.
+    Chat(chat::ChatArgs),
+    /// Many idle sockets: server memory per connection.
+    Idle(idle::IdleArgs),
+}
+
+/// Settings every mode shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Base URL of the server (or of the load balancer in front of several).
+    #[arg(long, global = true, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// The server's process id, to report its memory (VmRSS, VmHWM) and CPU time from /proc.
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
+    /// Accounts are named `<prefix>-<kind>-<i>@loadgen.test`; runs with the same prefix reuse them.
+    #[arg(long, global = true, default_value = "lg")]
+    pub prefix: String,
+    /// Password of every load-test account.
+    #[arg(long, global = true, default_value = "loadgen-password")]
+    pub password: String,
+    /// Sign-ins and conversation starts in flight at once (each sign-in hashes a password).
+    #[arg(long, global = true, default_value_t = 8)]
+    pub setup_concurrency: usize,
+    /// WebSocket upgrades in flight at once.
+    #[arg(long, global = true, default_value_t = 64)]
+    pub connect_concurrency: usize,
+    /// The `parley` binary, to create missing agents with `parley create-user` (chat mode).
+    #[arg(long, global = true)]
+    pub parley_bin: Option<PathBuf>,
+    /// The server's DATABASE_URL, for `parley create-user`.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("parley-loadgen: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match &cli.mode {
+            Mode::Chat(args) => chat::run(&cli.common, args).await,
+            Mode::Idle(args) => idle::run(&cli.common, args).await,
+        }
+    });
+    // Socket tasks may still be closing; do not wait for them.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("parley-loadgen: the run was not clean (see the table above)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("parley-loadgen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Signs in (creating when missing) `count` accounts of one kind, a few at a time.
+pub(crate) async fn sign_in_all(
+    api: &Api,
+    common: &Common,
+    kind: &str,
+    count: usize,
+    agents: bool,
+) -> Result<Vec<Session>, String> {
+    let maker = AgentMaker {
+        parley_bin: common.parley_bin.clone(),
+        database_url: common.database_url.clone(),
+    };
+    let maker = &maker;
+    let results: Vec<Result<(usize, Session), String>> = futures::stream::iter(0..count)
+        .map(|i| async move {
+            let email = format!("{}-{kind}-{i}@loadgen.test", common.prefix);
+            let name = format!("Load {kind} {i}");
+            let session = if agents {
+                api.agent(&email, &name, &common.password, maker).await?
+            } else {
+                api.customer(&email, &name, &common.password).await?
+            };
+            Ok((i, session))
+        })
+        .buffer_unordered(common.setup_concurrency.max(1))
+        .collect()
+        .await;
+    let mut sessions: Vec<Option<Session>> = vec![None; count];
+    for result in results {
+        let (i, session) = result?;
+        sessions[i] = Some(session);
+    }
+    Ok(sessions.into_iter().flatten().collect())
+}
+
+/// A short id for this run (base-36 milliseconds since the epoch), so that
+/// message ids never collide with an earlier run's on reused accounts.
+pub(crate) fn run_id() -> String {
+    let mut n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_else(|_| "run".into())
+}

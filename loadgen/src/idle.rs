@@ -1,0 +1,262 @@
+//! `idle` mode: many open sockets that only keep their heartbeat, to measure
+//! what an idle connection costs the server in memory. Server RSS is read
+//! after signing in (so sessions and pools are warm) and again once every
+//! socket is open and settled; the difference divided by the socket count
+//! is the memory per idle socket. Several sockets share an account's
+//! cookie, as a user's tabs do.
+
+use crate::accounts::Api;
+use crate::report::{self, Summary};
+use crate::socket;
+use crate::{procstat, Common};
+use futures::{SinkExt, StreamExt};
+use parley::protocol::ClientFrame;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch, Semaphore};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdleArgs {
+    /// Sockets to open and hold.
+    #[arg(long, default_value_t = 1000)]
+    pub sockets: usize,
+    /// Customer accounts the sockets share (socket i uses account i mod N).
+    #[arg(long, default_value_t = 100)]
+    pub accounts: usize,
+    /// Seconds to wait after the last socket opened before reading memory.
+    #[arg(long, default_value_t = 3.0)]
+    pub settle_secs: f64,
+    /// Seconds to hold the sockets open (pinging) after the reading.
+    #[arg(long, default_value_t = 5.0)]
+    pub hold_secs: f64,
+}
+
+#[derive(Serialize)]
+struct IdleReport {
+    mode: &'static str,
+    url: String,
+    sockets: usize,
+    accounts: usize,
+    opened: usize,
+    /// Sockets that ended before they were closed by us.
+    disconnects: usize,
+    connect_all_s: f64,
+    connect_us: Summary,
+    server_rss_before_kib: Option<u64>,
+    server_rss_open_kib: Option<u64>,
+    server_rss_closed_kib: Option<u64>,
+    server_hwm_kib: Option<u64>,
+    /// (RSS with the sockets open − RSS before) / sockets.
+    kib_per_socket: Option<f64>,
+    /// Server CPU seconds from the first connect to the reading.
+    server_cpu_s: Option<f64>,
+    ok: bool,
+}
+
+pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
+    if args.sockets == 0 || args.accounts == 0 {
+        return Err("--sockets and --accounts must be at least 1".into());
+    }
+    let api = Api::new(&common.url)?;
+    eprintln!("signing in {} accounts at {} ...", args.accounts, api.base);
+    let accounts = crate::sign_in_all(&api, common, "idle", args.accounts, false).await?;
+
+    // Let the sign-ins' memory settle before the baseline.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = match common.server_pid {
+        Some(pid) => Some(procstat::sample(pid)?),
+        None => None,
+    };
+
+    eprintln!("opening {} idle sockets ...", args.sockets);
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ws_url = api.ws_url();
+    let mut readies = Vec::with_capacity(args.sockets);
+    let mut tasks = Vec::with_capacity(args.sockets);
+    for i in 0..args.sockets {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        readies.push(ready_rx);
+        tasks.push(tokio::spawn(idle_socket(
+            ws_url.clone(),
+            api.base.clone(),
+            accounts[i % accounts.len()].cookie.clone(),
+            permits.clone(),
+            ready_tx,
+            stop_rx.clone(),
+        )));
+    }
+    let mut connect = report::histogram();
+    let mut opened = 0usize;
+    let mut first_error = None;
+    for ready in readies {
+        match ready.await {
+            Ok(Ok(time)) => {
+                opened += 1;
+                report::record(&mut connect, time);
+            }
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {
+                first_error.get_or_insert("a socket task ended early".into());
+            }
+        }
+    }
+    let connect_all = started.elapsed();
+    if let Some(e) = &first_error {
+        eprintln!(
+            "{} of {} sockets failed to open; first: {e}",
+            args.sockets - opened,
+            args.sockets
+        );
+    }
+    eprintln!(
+        "{opened} sockets open in {:.2} s; settling {} s ...",
+        connect_all.as_secs_f64(),
+        args.settle_secs
+    );
+    tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
+    let open_sample = match common.server_pid {
+        Some(pid) => Some(procstat::sample(pid)?),
+        None => None,
+    };
+    tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
+
+    let _ = stop_tx.send(true);
+    let mut disconnects = 0usize;
+    for task in tasks {
+        if task.await.map_err(|e| format!("socket task: {e}"))? {
+            disconnects += 1;
+        }
+    }
+    let closed_sample = match common.server_pid {
+        Some(pid) => {
+            // Give the server a moment to drop the closed sockets.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Some(procstat::sample(pid)?)
+        }
+        None => None,
+    };
+
+    let kib_per_socket = match (before, open_sample) {
+        (Some(b), Some(o)) if opened > 0 => {
+            Some(((o.rss_kib as f64 - b.rss_kib as f64) / opened as f64 * 100.0).round() / 100.0)
+        }
+        _ => None,
+    };
+    let ok = opened == args.sockets && disconnects == 0;
+    let report = IdleReport {
+        mode: "idle",
+        url: api.base.clone(),
+        sockets: args.sockets,
+        accounts: args.accounts,
+        opened,
+        disconnects,
+        connect_all_s: (connect_all.as_secs_f64() * 1000.0).round() / 1000.0,
+        connect_us: Summary::of(&connect),
+        server_rss_before_kib: before.map(|s| s.rss_kib),
+        server_rss_open_kib: open_sample.map(|s| s.rss_kib),
+        server_rss_closed_kib: closed_sample.map(|s| s.rss_kib),
+        server_hwm_kib: closed_sample.or(open_sample).map(|s| s.hwm_kib),
+        kib_per_socket,
+        server_cpu_s: match (before, open_sample) {
+            (Some(b), Some(o)) => Some(((o.cpu_s - b.cpu_s) * 1000.0).round() / 1000.0),
+            _ => None,
+        },
+        ok,
+    };
+    print_idle(&report);
+    Ok(ok)
+}
+
+/// Opens one socket and keeps it alive until told to stop; `true` if it
+/// ended on its own (closed by the server, or never opened).
+async fn idle_socket(
+    ws_url: String,
+    origin: String,
+    cookie: String,
+    permits: Arc<Semaphore>,
+    ready: oneshot::Sender<Result<Duration, String>>,
+    mut stop: watch::Receiver<bool>,
+) -> bool {
+    let opened = {
+        let _permit = permits.acquire().await;
+        socket::open(&ws_url, &origin, &cookie).await
+    };
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return true;
+        }
+    };
+    let _ = ready.send(Ok(opened.connect_time));
+    let (mut sink, mut stream) = opened.ws.split();
+    let mut ping = tokio::time::interval(opened.heartbeat / 2);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => {
+                let _ = sink.send(WsMessage::Close(None)).await;
+                return false;
+            }
+            _ = ping.tick() => {
+                if sink.send(WsMessage::Text(ClientFrame::Ping.to_json().into())).await.is_err() {
+                    return true;
+                }
+            }
+            incoming = stream.next() => match incoming {
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+/// Completes once `stop` turns true (the guard `wait_for` returns is not
+/// `Send`, so it must not live in the task across an await).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await.map(|_| ());
+}
+
+fn print_idle(r: &IdleReport) {
+    println!();
+    println!(
+        "parley-loadgen idle: {} sockets over {} accounts",
+        r.sockets, r.accounts
+    );
+    println!();
+    print!(
+        "{}",
+        report::latency_table(&[("connect (upgrade → hello)", r.connect_us)])
+    );
+    println!();
+    let kib = |v: Option<u64>| v.map_or("-".to_owned(), report::kib);
+    let rows = vec![
+        ("opened", format!("{} of {}", r.opened, r.sockets)),
+        ("disconnects", r.disconnects.to_string()),
+        ("connect all", format!("{:.2} s", r.connect_all_s)),
+        ("server RSS before", kib(r.server_rss_before_kib)),
+        ("server RSS with sockets open", kib(r.server_rss_open_kib)),
+        ("server RSS after closing", kib(r.server_rss_closed_kib)),
+        ("server peak RSS (VmHWM)", kib(r.server_hwm_kib)),
+        (
+            "memory per idle socket",
+            r.kib_per_socket.map_or("-".to_owned(), |k| format!("{k:.2} KiB")),
+        ),
+        (
+            "server CPU while connecting",
+            r.server_cpu_s.map_or("-".to_owned(), |c| format!("{c:.2} s")),
+        ),
+        ("result", if r.ok { "OK".into() } else { "FAILED".into() }),
+    ];
+    print!("{}", report::facts(&rows));
+    println!(
+        "{}",
+        serde_json::to_string(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    );
+}

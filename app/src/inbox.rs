@@ -10,12 +10,13 @@ use crate::conversations::{
 use crate::error::{AppError, ErrorKind};
 use crate::layout::{loading, ErrorNotice};
 use crate::messages::{id_param, thread_resource, ConversationList};
+use crate::presence::TeamList;
 use crate::thread::{now, ThreadBody, ThreadState};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use parley::model::{
-    AuditEntry, ConversationPage, CurrentUser, CustomerProfile, InboxTab, PersonRef, ThreadView,
+    AuditEntry, ConversationPage, CurrentUser, CustomerProfile, InboxFilter, InboxTab, PersonRef, ThreadView,
 };
 use parley::{ConversationId, ConversationStatus};
 
@@ -65,10 +66,17 @@ fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
         }
         format!("/inbox?{}", qs.join("&"))
     };
+    let filter = InboxFilter {
+        tab: tab(),
+        status: param("status").and_then(|s| s.parse().ok()),
+        unanswered: param("unanswered").is_some(),
+    };
     view! {
+        <div class="thread-layout with-panel">
         <section class="page" data-testid="inbox">
             <div class="page-head">
                 <h1>"Inbox"</h1>
+                <crate::alerts::EnableNotifications/>
             </div>
             <nav class="tabs" aria-label="Inbox tabs">
                 {InboxTab::ALL.into_iter().map(|t| view! {
@@ -92,8 +100,12 @@ fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
                 </label>
                 <button type="submit" class="secondary small">"Apply"</button>
             </Form>
-            <ConversationList page=page me=me base="/inbox"/>
+            <ConversationList page=page me=me base="/inbox" filter=filter/>
         </section>
+        <aside class="side-panel">
+            <TeamList/>
+        </aside>
+        </div>
     }
 }
 
@@ -102,7 +114,9 @@ pub fn StaffThreadPage() -> impl IntoView {
     let id = id_param();
     let set_status = ServerAction::<SetStatus>::new();
     let assign = ServerAction::<AssignConversation>::new();
-    let thread = thread_resource(move || set_status.version().get() + assign.version().get());
+    // Status and assignee changes arrive live (and as system messages), so
+    // the thread is not fetched again after an action.
+    let thread = thread_resource();
     let profile = Resource::new(
         move || id.get(),
         |id| async move {
@@ -153,24 +167,28 @@ fn StaffThreadView(
     set_status: ServerAction<SetStatus>,
     assign: ServerAction<AssignConversation>,
 ) -> impl IntoView {
-    let summary = view.summary.clone();
-    let state = ThreadState::new(&view.summary, view.history);
-    let id = summary.id;
-    let assignee_name = summary.assignee.as_ref().map(|a| a.name.clone());
+    let state = ThreadState::new(&view, me.id);
+    let id = state.id;
     view! {
         <div class="thread-layout with-panel">
             <section class="thread" data-testid="thread">
                 <header class="thread-head">
-                    <h1>{summary.title.clone()}</h1>
-                    <span class=format!("status status-{}", summary.status.as_str()) data-testid="status">{summary.status.label()}</span>
+                    <h1>{view.summary.title.clone()}</h1>
+                    {move || {
+                        let status = state.status.get();
+                        view! { <span class=format!("status status-{}", status.as_str()) data-testid="status">{status.label()}</span> }
+                    }}
                     <span class="muted" data-testid="assignee">
-                        {match assignee_name { Some(name) => format!("Assigned to {name}"), None => "Unassigned".to_owned() }}
+                        {move || match state.assignee.get() {
+                            Some(a) => format!("Assigned to {}", a.name),
+                            None => "Unassigned".to_owned(),
+                        }}
                     </span>
                 </header>
                 <ThreadBody state=state me=me.clone() canned=canned/>
             </section>
             <aside class="side-panel">
-                <Actions id=id status=summary.status assignee=summary.assignee.as_ref().map(|a| a.id) me=me.clone() staff=staff set_status=set_status assign=assign/>
+                <Actions state=state me=me.clone() staff=staff set_status=set_status assign=assign/>
                 <CustomerPanel profile=profile/>
                 {me.role.is_admin().then(|| view! { <AuditPanel id=id/> })}
             </aside>
@@ -178,17 +196,18 @@ fn StaffThreadView(
     }
 }
 
+/// Assign, resolve, reopen, close: kept in step with the live status.
 #[component]
 fn Actions(
-    id: ConversationId,
-    status: ConversationStatus,
-    assignee: Option<parley::UserId>,
+    state: ThreadState,
     me: CurrentUser,
     staff: Vec<PersonRef>,
     set_status: ServerAction<SetStatus>,
     assign: ServerAction<AssignConversation>,
 ) -> impl IntoView {
-    let closed = status == ConversationStatus::Closed;
+    let id = state.id;
+    let staff = StoredValue::new(staff);
+    let is_admin = me.role.is_admin();
     let status_button = move |to: ConversationStatus, label: &'static str| {
         view! {
             <ActionForm action=set_status attr:class="inline">
@@ -198,47 +217,55 @@ fn Actions(
             </ActionForm>
         }
     };
+    let body = move || {
+        let status = state.status.get();
+        let assignee = state.assignee.get().map(|a| a.id);
+        if status == ConversationStatus::Closed {
+            return view! { <p class="muted">"Closed for good: no more changes."</p> }.into_any();
+        }
+        view! {
+            <div class="thread-actions">
+                {(assignee != Some(me.id)).then(|| view! {
+                    <ActionForm action=assign attr:class="inline">
+                        <input type="hidden" name="conversation_id" value=id.0/>
+                        <input type="hidden" name="assignee" value="me"/>
+                        <button type="submit" class="small" data-testid="assign-me">"Assign to me"</button>
+                    </ActionForm>
+                })}
+                {matches!(status, ConversationStatus::Open | ConversationStatus::Active).then(|| status_button(ConversationStatus::Resolved, "Resolve"))}
+                {(status == ConversationStatus::Resolved).then(|| status_button(ConversationStatus::Active, "Reopen"))}
+            </div>
+            <ActionForm action=assign attr:class="form" attr:data-testid="assign-form">
+                <input type="hidden" name="conversation_id" value=id.0/>
+                <label>
+                    "Assign to"
+                    <select name="assignee">
+                        <option value="" selected=assignee.is_none()>"Nobody"</option>
+                        {staff.get_value().into_iter().map(|p| view! {
+                            <option value=p.id.0 selected=assignee == Some(p.id)>{p.name.clone()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" class="secondary small">"Assign"</button>
+            </ActionForm>
+            {is_admin.then(|| view! {
+                <details class="danger-zone" data-testid="close-details">
+                    <summary>"Close for good…"</summary>
+                    <p class="muted">"A closed conversation takes no more messages; the customer will have to start a new one. This cannot be undone."</p>
+                    <ActionForm action=set_status attr:class="inline">
+                        <input type="hidden" name="conversation_id" value=id.0/>
+                        <input type="hidden" name="status" value="closed"/>
+                        <button type="submit" class="danger small" data-testid="confirm-close">"Yes, close it"</button>
+                    </ActionForm>
+                </details>
+            })}
+        }
+        .into_any()
+    };
     view! {
         <div class="card" data-testid="actions">
             <h2>"Actions"</h2>
-            {closed.then(|| view! { <p class="muted">"Closed for good: no more changes."</p> })}
-            {(!closed).then(|| view! {
-                <div class="thread-actions">
-                    {(assignee != Some(me.id)).then(|| view! {
-                        <ActionForm action=assign attr:class="inline">
-                            <input type="hidden" name="conversation_id" value=id.0/>
-                            <input type="hidden" name="assignee" value="me"/>
-                            <button type="submit" class="small" data-testid="assign-me">"Assign to me"</button>
-                        </ActionForm>
-                    })}
-                    {matches!(status, ConversationStatus::Open | ConversationStatus::Active).then(|| status_button(ConversationStatus::Resolved, "Resolve"))}
-                    {(status == ConversationStatus::Resolved).then(|| status_button(ConversationStatus::Active, "Reopen"))}
-                </div>
-                <ActionForm action=assign attr:class="form" attr:data-testid="assign-form">
-                    <input type="hidden" name="conversation_id" value=id.0/>
-                    <label>
-                        "Assign to"
-                        <select name="assignee">
-                            <option value="" selected=assignee.is_none()>"Nobody"</option>
-                            {staff.into_iter().map(|p| view! {
-                                <option value=p.id.0 selected=assignee == Some(p.id)>{p.name.clone()}</option>
-                            }).collect_view()}
-                        </select>
-                    </label>
-                    <button type="submit" class="secondary small">"Assign"</button>
-                </ActionForm>
-                {me.role.is_admin().then(|| view! {
-                    <details class="danger-zone" data-testid="close-details">
-                        <summary>"Close for good…"</summary>
-                        <p class="muted">"A closed conversation takes no more messages; the customer will have to start a new one. This cannot be undone."</p>
-                        <ActionForm action=set_status attr:class="inline">
-                            <input type="hidden" name="conversation_id" value=id.0/>
-                            <input type="hidden" name="status" value="closed"/>
-                            <button type="submit" class="danger small" data-testid="confirm-close">"Yes, close it"</button>
-                        </ActionForm>
-                    </details>
-                })}
-            })}
+            {body}
         </div>
     }
 }

@@ -4,10 +4,13 @@
 use crate::auth::{use_auth, LogoutButton};
 use crate::conversations::badge_count;
 use crate::error::AppError;
+use crate::live::use_live;
+use crate::presence::AvailabilitySwitch;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use parley::model::CurrentUser;
+use parley::protocol::ServerFrame;
 
 /// Sets the HTTP status of the server-rendered page (no-op in the browser).
 pub fn set_status(code: u16) {
@@ -40,6 +43,7 @@ pub fn TopBar() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let badge = Resource::new(move || location.pathname.get(), |_| badge_count());
     provide_context(Badge(badge));
+    refresh_badge_on_live_events(badge);
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
@@ -70,6 +74,27 @@ pub fn TopBar() -> impl IntoView {
     }
 }
 
+/// Asks for a fresh badge count when something that changes it happens
+/// live, at most once a second however busy the inbox is.
+fn refresh_badge_on_live_events(badge: Resource<Result<i64, AppError>>) {
+    let live = use_live();
+    let scheduled = StoredValue::new(false);
+    live.on_frame(move |frame| {
+        if matches!(frame, ServerFrame::Conversation { .. } | ServerFrame::Read { .. })
+            && !scheduled.get_value()
+        {
+            scheduled.set_value(true);
+            set_timeout(
+                move || {
+                    scheduled.set_value(false);
+                    badge.refetch();
+                },
+                std::time::Duration::from_millis(1_000),
+            );
+        }
+    });
+}
+
 #[component]
 fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
     let role = user.role;
@@ -89,6 +114,7 @@ fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
             {role.is_admin().then(|| view! { <A href="/admin/canned">"Canned responses"</A> })}
         </nav>
         <div class="account">
+            {role.is_staff().then(|| view! { <AvailabilitySwitch me=user.id/> })}
             <span class="who" data-testid="whoami">
                 {user.name.clone()}
                 <span class="role-tag">{role.label()}</span>

@@ -15,6 +15,8 @@
 //! - [`canned`]: canned responses (admin page, server functions).
 //! - [`layout`]: the top bar and shared notices (not found, forbidden).
 //! - [`live`]: the browser's WebSocket client (inert on the server).
+//! - [`presence`]: availability, "Support is online", the team list.
+//! - [`alerts`]: desktop notifications and a sound for staff.
 //! - [`error`]: [`error::AppError`], what a server function can fail with.
 //! - `ssr` (server only): context, sessions and role checks for server functions.
 
@@ -22,6 +24,7 @@
 #![recursion_limit = "256"]
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod canned;
 pub mod conversations;
@@ -74,14 +77,20 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let auth = Auth::provide();
     let live = Live::provide();
+    presence::Presence::provide();
 
     // One socket per tab, for whoever is signed in; restarted on a change of user.
     Effect::new(move |previous: Option<Option<parley::UserId>>| {
-        let user = auth.user.get().and_then(|r| r.ok()).flatten().map(|u| u.id);
-        if previous.as_ref() != Some(&user) {
-            live.run_for(user);
+        let user = auth.user.get().and_then(|r| r.ok()).flatten();
+        let id = user.as_ref().map(|u| u.id);
+        if previous.as_ref() != Some(&id) {
+            live.run_for(id);
         }
-        user
+        // The listener lives until this effect runs again.
+        if let Some(user) = &user {
+            alerts::alert_staff(user);
+        }
+        id
     });
 
     // Effects run only in the browser, after hydration: tests wait for this mark.

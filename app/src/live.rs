@@ -227,12 +227,16 @@ mod client {
                     };
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
                     awaiting_pong = false;
-                    if let ServerFrame::Hello { heartbeat_ms: hb, .. } = &frame {
+                    if let ServerFrame::Hello { heartbeat_ms: hb, user } = &frame {
                         heartbeat_ms = u32::try_from(*hb).unwrap_or(DEFAULT_HEARTBEAT_MS).max(1_000);
                         greeted = true;
                         live.inner.update_value(|inner| inner.outgoing = Some(tx.clone()));
                         live.state.set(LiveState::Open);
                         live.connected_epoch.update(|e| *e += 1);
+                        // Staff tabs follow the whole inbox: lists, badge, alerts.
+                        if user.role.is_staff() {
+                            live.send(&ClientFrame::WatchInbox { on: true });
+                        }
                     }
                     live.dispatch(&frame);
                 }

@@ -5,11 +5,17 @@ use crate::auth::{admit, Gate};
 use crate::conversations::{my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
 use crate::layout::{loading, ErrorNotice};
+use crate::live::use_live;
+use crate::presence::SupportStatus;
 use crate::thread::{now, ThreadBody, ThreadState};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use parley::model::{ConversationPage, ConversationSummary, CurrentUser, ThreadView};
+use parley::model::{
+    ConversationPage, ConversationSummary, CurrentUser, InboxFilter, InboxTab, MessageKind, ThreadView,
+};
+use parley::protocol::ServerFrame;
+use parley::ConversationStatus;
 use parley::{ConversationId, Timestamp};
 
 /// "You: …" or "Avery: …" before a list preview.
@@ -94,6 +100,7 @@ fn MyConversations(page: ConversationPage, me: CurrentUser) -> impl IntoView {
         <section class="page" data-testid="messages">
             <div class="page-head">
                 <h1>"Messages"</h1>
+                <SupportStatus/>
                 <A href="/messages/new" attr:class="button">"New conversation"</A>
             </div>
             <ConversationList page=page me=me base="/messages"/>
@@ -101,19 +108,22 @@ fn MyConversations(page: ConversationPage, me: CurrentUser) -> impl IntoView {
     }
 }
 
-/// A page of rows, with the link to the next (older) page.
+/// A page of rows, kept up to date by `conversation` frames, with the link
+/// to the next (older) page.
 #[component]
-pub fn ConversationList(page: ConversationPage, me: CurrentUser, base: &'static str) -> impl IntoView {
+pub fn ConversationList(
+    page: ConversationPage,
+    me: CurrentUser,
+    base: &'static str,
+    /// The inbox's tab and filters (staff); customers see all of their own.
+    #[prop(optional)]
+    filter: Option<InboxFilter>,
+) -> impl IntoView {
     let now = now();
-    if page.rows.is_empty() {
-        let text = if me.role.is_staff() {
-            "No conversations here."
-        } else {
-            "No conversations yet. Start one and the support team will answer here."
-        };
-        return view! { <p class="empty card" data-testid="empty">{text}</p> }.into_any();
-    }
     let query = use_query_map();
+    let first_page = query.with_untracked(|q| q.get("before").is_none());
+    let rows = RwSignal::new(page.rows);
+    follow_rows(rows, me.clone(), filter, first_page);
     let next_href = page.next.map(|cursor| {
         let mut params: Vec<(String, String)> = query
             .get_untracked()
@@ -129,18 +139,102 @@ pub fn ConversationList(page: ConversationPage, me: CurrentUser, base: &'static 
             .join("&");
         format!("{base}?{qs}")
     });
+    let empty_text = if me.role.is_staff() {
+        "No conversations here."
+    } else {
+        "No conversations yet. Start one and the support team will answer here."
+    };
     view! {
+        {move || rows.with(Vec::is_empty).then(|| view! { <p class="empty card" data-testid="empty">{empty_text}</p> })}
         <ul class="conv-list" data-testid="conversation-list">
-            {page.rows.into_iter().map(|summary| {
-                let href = format!("{base}/{}", summary.id);
-                view! { <ConversationRow summary=summary me=me.clone() href=href now=now/> }
-            }).collect_view()}
+            <For
+                each=move || rows.get()
+                key=|s| (s.id, s.last_activity_at, s.unread, s.status, s.assignee.as_ref().map(|a| a.id))
+                children=move |summary| {
+                    let href = format!("{base}/{}", summary.id);
+                    view! { <ConversationRow summary=summary me=me.clone() href=href now=now/> }
+                }
+            />
         </ul>
         {next_href.map(|href| view! {
             <div class="load-more"><a class="button secondary" href=href>"Older conversations →"</a></div>
         })}
     }
-    .into_any()
+}
+
+/// Whether a row belongs in the list under `filter`.
+fn belongs(summary: &ConversationSummary, me: &CurrentUser, filter: Option<InboxFilter>) -> bool {
+    let Some(filter) = filter else { return true };
+    let tab_ok = match filter.tab {
+        InboxTab::All => true,
+        InboxTab::Mine => summary.assignee.as_ref().is_some_and(|a| a.id == me.id),
+        InboxTab::Unassigned => summary.assignee.is_none(),
+    };
+    let status_ok = filter.status.is_none_or(|s| s == summary.status);
+    let unanswered_ok = !filter.unanswered
+        || (summary.unanswered
+            && matches!(
+                summary.status,
+                ConversationStatus::Open | ConversationStatus::Active
+            ));
+    tab_ok && status_ok && unanswered_ok
+}
+
+/// Whether the row's newest message counts as unread for me.
+fn counts_as_unread(summary: &ConversationSummary, me: &CurrentUser) -> bool {
+    summary.last_message.as_ref().is_some_and(|m| {
+        m.sender_id != Some(me.id)
+            && match m.kind {
+                MessageKind::Text => true,
+                MessageKind::Note => me.role.is_staff(),
+                MessageKind::System => false,
+            }
+    })
+}
+
+/// Applies `conversation` frames to the rows: updated in place, moved to
+/// the top, new ones inserted (first page only), ones that no longer match
+/// the filter removed. Unread counts grow with each new message from
+/// someone else; a row older than the one held is ignored (rows can arrive
+/// out of order).
+fn follow_rows(
+    rows: RwSignal<Vec<ConversationSummary>>,
+    me: CurrentUser,
+    filter: Option<InboxFilter>,
+    first_page: bool,
+) {
+    let live = use_live();
+    live.on_frame(move |frame| {
+        let ServerFrame::Conversation { summary } = frame else {
+            return;
+        };
+        let mut incoming = summary.clone();
+        rows.update(|rows| {
+            let held = rows.iter().position(|r| r.id == incoming.id);
+            match held {
+                Some(i) => {
+                    let old = &rows[i];
+                    if incoming.last_activity_at < old.last_activity_at {
+                        return;
+                    }
+                    let newer_message = incoming.last_message.as_ref().map(|m| m.at)
+                        > old.last_message.as_ref().map(|m| m.at);
+                    incoming.unread =
+                        old.unread + i64::from(newer_message && counts_as_unread(&incoming, &me));
+                    rows.remove(i);
+                }
+                None if first_page => incoming.unread = i64::from(counts_as_unread(&incoming, &me)),
+                None => return,
+            }
+            if belongs(&incoming, &me, filter) {
+                let at = rows
+                    .iter()
+                    .position(|r| (r.last_activity_at, r.id) < (incoming.last_activity_at, incoming.id))
+                    .unwrap_or(rows.len());
+                rows.insert(at, incoming);
+            }
+        });
+    });
 }
 
 #[component]
@@ -207,14 +301,12 @@ pub fn id_param() -> Memo<Option<ConversationId>> {
     Memo::new(move |_| params.read().get("id").and_then(|id| id.parse().ok()))
 }
 
-/// The thread named in the URL, fetched again when `refresh` changes.
-pub fn thread_resource(
-    refresh: impl Fn() -> usize + Send + Sync + 'static,
-) -> Resource<Result<ThreadView, AppError>> {
+/// The thread named in the URL.
+pub fn thread_resource() -> Resource<Result<ThreadView, AppError>> {
     let id = id_param();
     Resource::new(
-        move || (id.get(), refresh()),
-        |(id, _)| async move {
+        move || id.get(),
+        |id| async move {
             match id {
                 Some(id) => open_thread(id).await,
                 None => Err(AppError::new(ErrorKind::NotFound, "Conversation not found.")),
@@ -225,7 +317,7 @@ pub fn thread_resource(
 
 #[component]
 pub fn CustomerThreadPage() -> impl IntoView {
-    let thread = thread_resource(|| 0);
+    let thread = thread_resource();
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
@@ -244,13 +336,13 @@ pub fn CustomerThreadPage() -> impl IntoView {
 
 #[component]
 fn CustomerThreadView(view: ThreadView, me: CurrentUser) -> impl IntoView {
-    let summary = view.summary.clone();
-    let state = ThreadState::new(&view.summary, view.history);
+    let state = ThreadState::new(&view, me.id);
     view! {
         <p><A href="/messages">"← All conversations"</A></p>
         <section class="thread" data-testid="thread">
             <header class="thread-head">
-                <h1>{summary.title.clone()}</h1>
+                <h1>{view.summary.title.clone()}</h1>
+                <SupportStatus/>
                 {move || {
                     let status = state.status.get();
                     view! { <span class=format!("status status-{}", status.as_str()) data-testid="status">{status.label()}</span> }

@@ -8,7 +8,7 @@ use crate::live::use_live;
 use leptos::prelude::*;
 use parley::model::StaffPresence;
 use parley::protocol::ServerFrame;
-use parley::Availability;
+use parley::{Availability, UserId};
 
 /// A staff member sets their own availability.
 #[server(endpoint = "availability")]
@@ -23,14 +23,6 @@ pub async fn set_availability(availability: String) -> Result<Availability, AppE
         ))
     })?;
     respond(backend::presence::set_availability(&backend()?, &me, availability).await)
-}
-
-/// The signed-in staff member's chosen availability.
-#[server(endpoint = "availability/mine")]
-pub async fn my_availability() -> Result<Availability, AppError> {
-    use crate::ssr::{backend, require_staff, respond};
-    let me = require_staff().await?;
-    respond(backend::presence::availability_of(&backend()?.db, me.id).await)
 }
 
 /// The latest presence the server announced.
@@ -90,29 +82,33 @@ pub fn SupportStatus() -> impl IntoView {
     }
 }
 
-/// The staff member's own availability switch, for the top bar.
+/// The staff member's own availability switch, for the top bar. Its value
+/// comes from the team list in the `presence` frames (so it is known only in
+/// the browser, after the socket says hello: nothing to hydrate).
 #[component]
-pub fn AvailabilitySwitch(initial: Availability) -> impl IntoView {
-    let current = RwSignal::new(initial);
+pub fn AvailabilitySwitch(me: UserId) -> impl IntoView {
+    let presence = use_presence();
     let error = RwSignal::new(None::<String>);
+    let current = Memo::new(move |_| {
+        presence
+            .staff
+            .with(|staff| staff.iter().find(|s| s.user.id == me).map(|s| s.availability))
+    });
     let on_change = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         leptos::task::spawn_local(async move {
             match set_availability(value).await {
-                Ok(availability) => {
-                    current.set(availability);
-                    error.set(None);
-                }
+                Ok(_) => error.set(None),
                 Err(e) => error.set(Some(e.message)),
             }
         });
     };
     view! {
         <label class="availability" title=move || error.get().unwrap_or_default()>
-            <span class=move || format!("dot {}", current.get().as_str())></span>
+            <span class=move || format!("dot {}", current.get().map_or("offline", Availability::as_str))></span>
             <select aria-label="My availability" data-testid="availability" on:change=on_change>
                 {Availability::ALL.into_iter().map(|a| view! {
-                    <option value=a.as_str() selected=move || current.get() == a>{a.label()}</option>
+                    <option value=a.as_str() selected=move || current.get() == Some(a)>{a.label()}</option>
                 }).collect_view()}
             </select>
         </label>

@@ -1,20 +1,25 @@
 //! The conversation thread, shared by customers and staff: history (older
-//! pages load when scrolling up), the composer (Enter sends, Shift+Enter is
-//! a newline; staff can write private notes and insert canned responses with
-//! `/`), and the messages that are still on their way.
+//! pages load when scrolling up), live messages, "X is typing…", "Seen", and
+//! the composer (Enter sends, Shift+Enter is a newline; staff can write
+//! private notes and insert canned responses with `/`).
 //!
 //! The composer is a plain HTML form posting to the `post_message` server
-//! function, so it works before the WASM loads; once hydrated it sends
-//! without leaving the page and shows each message as "sending" until the
-//! server has committed it, or "failed" with the reason and a retry.
+//! function, so it works before the WASM loads. Once hydrated it sends over
+//! the live socket with a `client_id`: the message shows at once as
+//! "sending", becomes a normal message when the server acknowledges it (after
+//! the commit), or "failed — retry" with the reason. Messages written while
+//! the socket is down wait, and go out in order, with the same `client_id`s,
+//! as soon as it is back (a resend never stores a message twice).
 
-use crate::conversations::post_message;
-use crate::error::{AppError, ErrorKind};
+use crate::live::{use_live, Live, LiveState};
 use leptos::html;
 use leptos::prelude::*;
-use parley::model::{CannedResponse, ConversationSummary, CurrentUser, HistoryPage, Message, MessageKind};
+use parley::model::{
+    CannedResponse, ConversationSummary, CurrentUser, Message, MessageKind, PersonRef, ReadMarker, ThreadView,
+};
+use parley::protocol::{ClientFrame, ErrorCode, ServerFrame, TYPING_THROTTLE_MS, TYPING_TTL_MS};
 use parley::validate::MessageBody;
-use parley::{ConversationId, ConversationStatus, Seq, Timestamp};
+use parley::{ConversationId, ConversationStatus, Seq, Timestamp, UserId};
 
 /// The time now, from whichever clock this side has.
 pub fn now() -> Timestamp {
@@ -46,13 +51,27 @@ pub fn new_client_id() -> String {
     }
 }
 
+/// Whether the page is in front of the user (a hidden tab reads nothing).
+fn page_visible() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
+    }
+}
+
 /// A message the server has not confirmed yet.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pending {
     pub client_id: String,
     pub body: String,
     pub note: bool,
-    /// `Some(reason)` once the server refused it or could not be reached.
+    /// `Some(reason)` once the server refused it.
     pub failed: Option<String>,
 }
 
@@ -60,20 +79,39 @@ pub struct Pending {
 #[derive(Clone, Copy)]
 pub struct ThreadState {
     pub id: ConversationId,
+    pub me: UserId,
     pub messages: RwSignal<Vec<Message>>,
     pub has_older: RwSignal<bool>,
     pub pending: RwSignal<Vec<Pending>>,
     pub status: RwSignal<ConversationStatus>,
+    pub assignee: RwSignal<Option<PersonRef>>,
+    /// Other people's read markers, for "Seen".
+    pub markers: RwSignal<Vec<ReadMarker>>,
+    /// Who is typing, until when (epoch millis).
+    pub typing: RwSignal<Vec<(PersonRef, i64)>>,
+    /// The highest seq received in the server's message stream: where to
+    /// resume after a reconnect. Acks do not move it (an ack can overtake
+    /// messages still queued for this socket).
+    cursor: RwSignal<Seq>,
+    /// The highest seq this tab has told the server it has read.
+    read_sent: RwSignal<Seq>,
 }
 
 impl ThreadState {
-    pub fn new(summary: &ConversationSummary, history: HistoryPage) -> ThreadState {
+    pub fn new(view: &ThreadView, me: UserId) -> ThreadState {
         ThreadState {
-            id: summary.id,
-            messages: RwSignal::new(history.messages),
-            has_older: RwSignal::new(history.has_older),
+            id: view.summary.id,
+            me,
+            messages: RwSignal::new(view.history.messages.clone()),
+            has_older: RwSignal::new(view.history.has_older),
             pending: RwSignal::new(Vec::new()),
-            status: RwSignal::new(summary.status),
+            status: RwSignal::new(view.summary.status),
+            assignee: RwSignal::new(view.summary.assignee.clone()),
+            markers: RwSignal::new(view.read_markers.clone()),
+            typing: RwSignal::new(Vec::new()),
+            cursor: RwSignal::new(view.last_seq),
+            // Opening the thread marked it read up to here.
+            read_sent: RwSignal::new(view.last_seq),
         }
     }
 
@@ -94,28 +132,228 @@ impl ThreadState {
                     .any(|m| m.client_id.as_deref() == Some(p.client_id.as_str()))
             })
         });
+        self.typing.update(|typing| {
+            typing.retain(|(who, _)| {
+                !incoming
+                    .iter()
+                    .any(|m| m.sender.as_ref().is_some_and(|s| s.id == who.id))
+            })
+        });
         self.messages.update(|messages| {
             for message in incoming {
-                match messages.binary_search_by_key(&message.seq, |m| m.seq) {
-                    Ok(_) => {}
-                    Err(at) => messages.insert(at, message),
+                if let Err(at) = messages.binary_search_by_key(&message.seq, |m| m.seq) {
+                    messages.insert(at, message);
                 }
             }
         });
     }
 
-    /// The newest seq held.
-    pub fn last_seq(&self) -> Seq {
+    /// Applies a changed list row of this conversation (status, assignee).
+    pub fn apply_summary(&self, summary: &ConversationSummary) {
+        if summary.id == self.id {
+            self.status.set(summary.status);
+            self.assignee.set(summary.assignee.clone());
+        }
+    }
+
+    fn newest_seq(&self) -> Seq {
         self.messages
             .with_untracked(|m| m.last().map(|m| m.seq).unwrap_or_default())
     }
+
+    /// The seq of my newest text message that the other side has read.
+    fn seen_seq(&self, me_staff: bool) -> Option<Seq> {
+        let read_up_to = self.markers.with(|markers| {
+            markers
+                .iter()
+                .filter(|m| m.user_id != self.me && m.role.is_staff() != me_staff)
+                .map(|m| m.seq)
+                .max()
+        })?;
+        self.messages.with(|messages| {
+            messages
+                .iter()
+                .rev()
+                .find(|m| {
+                    m.kind == MessageKind::Text
+                        && m.sender.as_ref().is_some_and(|s| s.id == self.me)
+                        && m.seq <= read_up_to
+                })
+                .map(|m| m.seq)
+        })
+    }
 }
 
-/// CSS classes and the meta line for one message.
+/// Follows the conversation over the live socket for as long as the
+/// calling component lives: (re)subscribes from the cursor on every
+/// connect, applies what arrives, resends what is waiting.
+fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) {
+    let subscribe = move || {
+        live.send(&ClientFrame::Subscribe {
+            conversation_id: state.id,
+            after: state.cursor.get_untracked(),
+        });
+    };
+    if live.state.get_untracked() == LiveState::Open {
+        subscribe();
+    }
+    let mark_read = move || {
+        let newest = state.newest_seq();
+        if at_bottom.get_untracked() && page_visible() && newest > state.read_sent.get_untracked() {
+            let sent = live.send(&ClientFrame::Read {
+                conversation_id: state.id,
+                up_to: newest,
+            });
+            if sent {
+                state.read_sent.set(newest);
+            }
+        }
+    };
+    live.on_frame(move |frame| match frame {
+        ServerFrame::Hello { .. } | ServerFrame::Resync => subscribe(),
+        ServerFrame::Subscribed { conversation_id, .. } if *conversation_id == state.id => {
+            // Caught up: send what was written meanwhile, in order.
+            for pending in state.pending.get_untracked() {
+                if pending.failed.is_none() {
+                    transmit(live, state.id, &pending);
+                }
+            }
+            mark_read();
+        }
+        ServerFrame::Message { message } if message.conversation_id == state.id => {
+            state.cursor.update(|c| *c = (*c).max(message.seq));
+            state.add([message.clone()]);
+            mark_read();
+        }
+        ServerFrame::Ack { message, .. } if message.conversation_id == state.id => {
+            state.add([message.clone()])
+        }
+        ServerFrame::Error {
+            client_id: Some(client_id),
+            code,
+            message,
+            retry_after_ms,
+            ..
+        } => fail_pending(state, live, client_id, *code, message, *retry_after_ms),
+        ServerFrame::Typing {
+            conversation_id,
+            user,
+        } if *conversation_id == state.id && user.id != state.me => {
+            let until = now().0 + TYPING_TTL_MS as i64;
+            state.typing.update(|typing| {
+                typing.retain(|(who, _)| who.id != user.id);
+                typing.push((user.clone(), until));
+            });
+            expire_typing_later(state);
+        }
+        ServerFrame::Read {
+            conversation_id,
+            user_id,
+            role,
+            up_to,
+        } if *conversation_id == state.id => {
+            state.markers.update(
+                |markers| match markers.iter_mut().find(|m| m.user_id == *user_id) {
+                    Some(marker) => marker.seq = marker.seq.max(*up_to),
+                    None => markers.push(ReadMarker {
+                        user_id: *user_id,
+                        role: *role,
+                        seq: *up_to,
+                    }),
+                },
+            );
+        }
+        ServerFrame::Conversation { summary } => state.apply_summary(summary),
+        _ => {}
+    });
+    // Reading resumes when the tab comes back to the front.
+    let _focus = window_event_listener(leptos::ev::focus, move |_| mark_read());
+    let _visible = window_event_listener(leptos::ev::visibilitychange, move |_| mark_read());
+    Effect::new(move |_| {
+        if at_bottom.get() {
+            mark_read();
+        }
+    });
+    on_cleanup(move || {
+        live.send(&ClientFrame::Unsubscribe {
+            conversation_id: state.id,
+        });
+    });
+}
+
+/// Sends one pending message; `false` if the socket is down (it waits).
+fn transmit(live: Live, conversation: ConversationId, pending: &Pending) -> bool {
+    live.send(&ClientFrame::Send {
+        conversation_id: conversation,
+        client_id: pending.client_id.clone(),
+        body: pending.body.clone(),
+        note: pending.note,
+    })
+}
+
+fn fail_pending(
+    state: ThreadState,
+    live: Live,
+    client_id: &str,
+    code: ErrorCode,
+    reason: &str,
+    retry_after_ms: Option<u64>,
+) {
+    let Some(pending) = state
+        .pending
+        .with_untracked(|list| list.iter().find(|p| p.client_id == client_id).cloned())
+    else {
+        return;
+    };
+    if code == ErrorCode::Closed {
+        state.status.set(ConversationStatus::Closed);
+    }
+    let reason = match (code, retry_after_ms) {
+        (ErrorCode::RateLimited, Some(ms)) => {
+            format!("too many messages; retrying in {} s.", ms.div_ceil(1000))
+        }
+        _ => reason.to_owned(),
+    };
+    state.pending.update(|list| {
+        if let Some(p) = list.iter_mut().find(|p| p.client_id == client_id) {
+            p.failed = Some(reason);
+        }
+    });
+    if let (ErrorCode::RateLimited, Some(ms)) = (code, retry_after_ms) {
+        set_timeout(
+            move || retry(state, live, pending),
+            std::time::Duration::from_millis(ms),
+        );
+    }
+}
+
+fn retry(state: ThreadState, live: Live, pending: Pending) {
+    state.pending.update(|list| {
+        if let Some(p) = list.iter_mut().find(|p| p.client_id == pending.client_id) {
+            p.failed = None;
+        }
+    });
+    transmit(live, state.id, &pending);
+}
+
+fn expire_typing_later(state: ThreadState) {
+    set_timeout(
+        move || {
+            let now = now().0;
+            state
+                .typing
+                .update(|typing| typing.retain(|(_, until)| *until > now));
+        },
+        std::time::Duration::from_millis(TYPING_TTL_MS + 50),
+    );
+}
+
+/// One message in the thread.
 #[component]
-fn MessageItem(message: Message, me: CurrentUser, now: Timestamp) -> impl IntoView {
+fn MessageItem(message: Message, me: CurrentUser, now: Timestamp, seen: Memo<Option<Seq>>) -> impl IntoView {
     let mine = message.sender.as_ref().is_some_and(|s| s.id == me.id);
     let kind = message.kind;
+    let seq = message.seq;
     let class = match kind {
         MessageKind::System => "msg system".to_owned(),
         MessageKind::Note => format!("msg note {}", if mine { "mine" } else { "theirs" }),
@@ -132,17 +370,18 @@ fn MessageItem(message: Message, me: CurrentUser, now: Timestamp) -> impl IntoVi
     };
     let at = message.created_at;
     view! {
-        <div class=class data-seq=message.seq.0 data-kind=kind.as_str() data-testid="message">
+        <div class=class data-seq=seq.0 data-kind=kind.as_str() data-testid="message">
             <div class="bubble">{message.body}</div>
             <div class="meta">
                 {who.map(|w| view! { <span class="sender">{w}</span> })}
                 <time title=at.utc_string()>{at.relative_to(now)}</time>
+                {move || (seen.get() == Some(seq)).then(|| view! { <span class="seen" data-testid="seen">"· Seen"</span> })}
             </div>
         </div>
     }
 }
 
-/// The thread: messages and composer.
+/// The thread: messages, typing indicator and composer.
 #[component]
 pub fn ThreadBody(
     state: ThreadState,
@@ -151,17 +390,23 @@ pub fn ThreadBody(
     #[prop(optional)]
     canned: Option<Signal<Vec<CannedResponse>>>,
 ) -> impl IntoView {
+    let live = use_live();
     let scroller = NodeRef::<html::Div>::new();
     let loading_older = RwSignal::new(false);
     let older_error = RwSignal::new(None::<String>);
-    let stick_to_bottom = RwSignal::new(true);
+    let at_bottom = RwSignal::new(true);
     let now = now();
+    let me_staff = me.role.is_staff();
+    let seen = Memo::new(move |_| state.seen_seq(me_staff));
+
+    follow(state, live, at_bottom);
 
     // Keep the newest message in view while the reader is at the bottom.
     Effect::new(move |_| {
         state.messages.track();
         state.pending.track();
-        if stick_to_bottom.get_untracked() {
+        state.typing.track();
+        if at_bottom.get_untracked() {
             scroll_to_bottom(scroller);
         }
     });
@@ -195,10 +440,19 @@ pub fn ThreadBody(
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
             let distance = el.scroll_height() - el.scroll_top() - el.client_height();
-            stick_to_bottom.set(distance < 60);
+            at_bottom.set(distance < 60);
             if el.scroll_top() < 80 {
                 load_older();
             }
+        }
+    };
+
+    let typing_line = move || {
+        let names: Vec<String> = state.typing.get().into_iter().map(|(who, _)| who.name).collect();
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => format!("{one} is typing…"),
+            many => format!("{} are typing…", many.join(", ")),
         }
     };
 
@@ -216,7 +470,7 @@ pub fn ThreadBody(
             <For
                 each=move || state.messages.get()
                 key=|m| (m.id, m.body.len())
-                children=move |m| view! { <MessageItem message=m me=me_for_list.clone() now=now/> }
+                children=move |m| view! { <MessageItem message=m me=me_for_list.clone() now=now seen=seen/> }
             />
             <For
                 each=move || state.pending.get()
@@ -224,6 +478,7 @@ pub fn ThreadBody(
                 children=move |p| view! { <PendingItem pending=p state=state/> }
             />
         </div>
+        <div class="typing" data-testid="typing" aria-live="polite">{typing_line}</div>
         {move || {
             if state.status.get() == ConversationStatus::Closed {
                 view! { <ClosedNotice staff=me.role.is_staff()/> }.into_any()
@@ -249,15 +504,16 @@ fn ClosedNotice(staff: bool) -> impl IntoView {
 /// A message on its way, or one that failed (with a retry).
 #[component]
 fn PendingItem(pending: Pending, state: ThreadState) -> impl IntoView {
+    let live = use_live();
     let failed = pending.failed.clone();
     let class = if failed.is_some() {
         "msg mine failed"
     } else {
         "msg mine pending"
     };
-    let retry = {
+    let retry_click = {
         let pending = pending.clone();
-        move |_| resend(state, pending.clone())
+        move |_| retry(state, live, pending.clone())
     };
     view! {
         <div class=class data-testid="pending">
@@ -266,64 +522,28 @@ fn PendingItem(pending: Pending, state: ThreadState) -> impl IntoView {
                 Some(reason) => view! {
                     <div class="state failed" role="alert">
                         {format!("Failed — {reason} ")}
-                        <button class="link-button" on:click=retry>"Retry"</button>
+                        <button class="link-button" on:click=retry_click>"Retry"</button>
                     </div>
                 }.into_any(),
-                None => view! { <div class="state">"Sending…"</div> }.into_any(),
+                None => view! {
+                    <div class="state">
+                        {move || if live.state.get() == LiveState::Open { "Sending…" } else { "Waiting for the connection…" }}
+                    </div>
+                }.into_any(),
             }}
         </div>
     }
 }
 
-/// Sends (or resends) a pending message and settles it.
-pub fn resend(state: ThreadState, pending: Pending) {
-    state.pending.update(|list| {
-        if let Some(p) = list.iter_mut().find(|p| p.client_id == pending.client_id) {
-            p.failed = None;
-        }
-    });
-    leptos::task::spawn_local(async move {
-        let result = post_message(
-            state.id,
-            pending.body.clone(),
-            Some(pending.client_id.clone()),
-            pending.note.then(|| "on".to_owned()),
-        )
-        .await;
-        settle(state, &pending.client_id, result);
-    });
-}
-
-/// Applies the server's answer to a pending message.
-pub fn settle(state: ThreadState, client_id: &str, result: Result<Message, AppError>) {
-    match result {
-        Ok(message) => state.add([message]),
-        Err(e) => {
-            let reason = match e.kind {
-                ErrorKind::Network => "not sent: no connection.".to_owned(),
-                _ => e.message,
-            };
-            if e.kind == ErrorKind::Conflict {
-                // e.g. the conversation was closed meanwhile
-                state.status.set(ConversationStatus::Closed);
-            }
-            state.pending.update(|list| {
-                if let Some(p) = list.iter_mut().find(|p| p.client_id == client_id) {
-                    p.failed = Some(reason);
-                }
-            });
-        }
-    }
-}
-
 #[component]
 fn Composer(state: ThreadState, staff: bool, canned: Option<Signal<Vec<CannedResponse>>>) -> impl IntoView {
+    let live = use_live();
     let textarea = NodeRef::<html::Textarea>::new();
-    let form = NodeRef::<html::Form>::new();
     let error = RwSignal::new(None::<String>);
     let note = RwSignal::new(false);
     let text = RwSignal::new(String::new());
     let selected = RwSignal::new(0usize);
+    let last_typing_sent = StoredValue::new(0i64);
 
     // `/word` at the start of the composer offers canned responses.
     let matches = Memo::new(move |_| {
@@ -357,8 +577,7 @@ fn Composer(state: ThreadState, staff: bool, canned: Option<Signal<Vec<CannedRes
         let Some(el) = textarea.get_untracked() else {
             return;
         };
-        let raw = el.value();
-        let body = match MessageBody::parse(&raw) {
+        let body = match MessageBody::parse(&el.value()) {
             Ok(body) => body,
             Err(e) => {
                 error.set(Some(e.message));
@@ -375,7 +594,23 @@ fn Composer(state: ThreadState, staff: bool, canned: Option<Signal<Vec<CannedRes
             failed: None,
         };
         state.pending.update(|list| list.push(pending.clone()));
-        resend(state, pending);
+        // If the socket is down, it waits and goes out after the next `subscribed`.
+        transmit(live, state.id, &pending);
+    };
+
+    // "typing" at most every 2 s, never while writing a private note (the
+    // customer would see that someone is writing).
+    let announce_typing = move || {
+        if note.get_untracked() {
+            return;
+        }
+        let now = now().0;
+        if now - last_typing_sent.get_value() >= TYPING_THROTTLE_MS as i64 {
+            last_typing_sent.set_value(now);
+            live.send(&ClientFrame::Typing {
+                conversation_id: state.id,
+            });
+        }
     };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -422,7 +657,6 @@ fn Composer(state: ThreadState, staff: bool, canned: Option<Signal<Vec<CannedRes
             class:note-mode=move || note.get()
             method="post"
             action="/api/conversations/send"
-            node_ref=form
             on:submit=on_submit
             data-testid="composer"
         >
@@ -465,7 +699,10 @@ fn Composer(state: ThreadState, staff: bool, canned: Option<Signal<Vec<CannedRes
                     placeholder=if staff { "Reply to the customer…" } else { "Write a message…" }
                     aria-label="Message"
                     on:keydown=on_keydown
-                    on:input=move |ev| text.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        text.set(event_target_value(&ev));
+                        announce_typing();
+                    }
                 ></textarea>
                 <button type="submit">"Send"</button>
             </div>

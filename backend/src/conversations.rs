@@ -391,14 +391,15 @@ async fn update_row(
     id: ConversationId,
     change: RowChange<'_>,
 ) -> ServiceResult<()> {
-    let newest = change.messages.last();
-    let newest_public = change
+    // List previews show what people wrote: staff see the newest text or
+    // note, customers the newest text. System messages only move the
+    // activity time (the status tag already tells what they say).
+    let newest = change
         .messages
         .iter()
         .rev()
-        .find(|m| m.kind.visible_to_customer());
-    // A text message decides whether the team owes an answer; notes and
-    // system messages leave it as it was.
+        .find(|m| m.kind != MessageKind::System);
+    let newest_public = change.messages.iter().rev().find(|m| m.kind == MessageKind::Text);
     let awaiting = change
         .messages
         .iter()
@@ -419,7 +420,15 @@ async fn update_row(
     .bind(newest.map(|m| m.id.0))
     .bind(change.now.0)
     .bind(newest_public.map(|m| m.id.0))
-    .bind(newest_public.map(|_| change.now.0))
+    // Notes move only the staff side's clock: a customer's list must not
+    // even hint that the team wrote something private.
+    .bind(
+        change
+            .messages
+            .iter()
+            .any(|m| m.kind.visible_to_customer())
+            .then_some(change.now.0),
+    )
     .bind(awaiting)
     .bind(id.0)
     .execute(&mut *conn)

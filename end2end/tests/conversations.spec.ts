@@ -42,6 +42,9 @@ test('a conversation from first message to closed, across three roles', async ({
   const threadUrl = await startConversation(customer, subject, 'My parcel never arrived.');
   const threadPath = new URL(threadUrl).pathname;
   const id = threadPath.split('/').pop();
+  // The customer waits on the list of conversations.
+  await customer.goto('/messages');
+  await hydrated(customer);
 
   // The agent sees it in the inbox, marked unanswered, and replies.
   const agent = await asUser(browser, AGENT.email, AGENT.password);
@@ -58,9 +61,8 @@ test('a conversation from first message to closed, across three roles', async ({
   await expect(agent.getByTestId('messages')).toContainText('took the conversation');
   await expect(agent.getByTestId('assignee')).toHaveText('Assigned to Avery Agent');
 
-  // The customer sees the unread badge and the reply, with the agent's name.
-  await customer.goto('/messages');
-  await hydrated(customer);
+  // The customer sees the unread badge and the reply, with the agent's name,
+  // without reloading.
   await expect(customer.getByTestId('nav-badge')).toHaveText('1');
   await expect(customer).toHaveTitle('(1) Parley');
   const mine = customer.getByTestId('conversation-row').filter({ hasText: subject });

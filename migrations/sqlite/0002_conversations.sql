@@ -13,11 +13,13 @@ CREATE TABLE conversations (
     -- transaction that inserts it (the UPDATE is the first statement, so it
     -- orders writers on this row): seqs have no gaps and never go back.
     last_seq               INTEGER NOT NULL DEFAULT 0,
-    -- Newest message of any kind (staff lists) and newest that customers may
-    -- see (no notes): list previews are one join, not a subquery per row.
+    -- The list previews: the newest text or note (staff lists) and the newest
+    -- text (customer lists); system messages are not previewed. One join per
+    -- page, not a subquery per row.
     last_message_id        INTEGER,
     last_public_message_id INTEGER,
-    -- Sort keys: staff lists by any activity, customer lists by what they see.
+    -- Sort keys: staff lists by any activity, customer lists by what they
+    -- see (texts and system messages, never notes).
     last_activity_at       INTEGER NOT NULL,
     last_public_at         INTEGER NOT NULL,
     -- 1 while the newest text message is the customer's ("unanswered").

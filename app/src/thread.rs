@@ -350,7 +350,13 @@ fn expire_typing_later(state: ThreadState) {
 
 /// One message in the thread.
 #[component]
-fn MessageItem(message: Message, me: CurrentUser, now: Timestamp, seen: Memo<Option<Seq>>) -> impl IntoView {
+fn MessageItem(
+    message: Message,
+    me: CurrentUser,
+    now: Timestamp,
+    seen: Memo<Option<Seq>>,
+    newest_mine: Memo<Option<Seq>>,
+) -> impl IntoView {
     let mine = message.sender.as_ref().is_some_and(|s| s.id == me.id);
     let kind = message.kind;
     let seq = message.seq;
@@ -375,7 +381,15 @@ fn MessageItem(message: Message, me: CurrentUser, now: Timestamp, seen: Memo<Opt
             <div class="meta">
                 {who.map(|w| view! { <span class="sender">{w}</span> })}
                 <time title=at.utc_string()>{at.relative_to(now)}</time>
-                {move || (seen.get() == Some(seq)).then(|| view! { <span class="seen" data-testid="seen">"· Seen"</span> })}
+                {move || {
+                    if seen.get() == Some(seq) {
+                        Some(view! { <span class="seen" data-testid="seen">"· Seen"</span> }.into_any())
+                    } else if newest_mine.get() == Some(seq) {
+                        Some(view! { <span class="seen" data-testid="sent">"· Sent"</span> }.into_any())
+                    } else {
+                        None
+                    }
+                }}
             </div>
         </div>
     }
@@ -398,6 +412,15 @@ pub fn ThreadBody(
     let now = now();
     let me_staff = me.role.is_staff();
     let seen = Memo::new(move |_| state.seen_seq(me_staff));
+    let newest_mine = Memo::new(move |_| {
+        state.messages.with(|messages| {
+            messages
+                .iter()
+                .rev()
+                .find(|m| m.kind == MessageKind::Text && m.sender.as_ref().is_some_and(|s| s.id == state.me))
+                .map(|m| m.seq)
+        })
+    });
 
     follow(state, live, at_bottom);
 
@@ -470,7 +493,7 @@ pub fn ThreadBody(
             <For
                 each=move || state.messages.get()
                 key=|m| (m.id, m.body.len())
-                children=move |m| view! { <MessageItem message=m me=me_for_list.clone() now=now seen=seen/> }
+                children=move |m| view! { <MessageItem message=m me=me_for_list.clone() now=now seen=seen newest_mine=newest_mine/> }
             />
             <For
                 each=move || state.pending.get()

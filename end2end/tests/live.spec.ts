@@ -35,11 +35,14 @@ test('messages, typing and "Seen" go both ways without reloading', async ({ brow
   const customer = await newPage(browser);
   await register(customer, 'Lena Live', uniqueEmail('lena'));
   const id = await startConversation(customer, 'Is my order on its way?');
+  await expect(bubble(customer, 'Is my order on its way?').getByTestId('sent')).toBeVisible();
 
   const agent = await newPage(browser);
   await login(agent, AGENT.email, AGENT.password);
   await agent.goto(`/inbox/${id}`);
   await hydrated(agent);
+  // opening the thread read it: "Sent" becomes "Seen" on the customer's side
+  await expect(bubble(customer, 'Is my order on its way?').getByTestId('seen')).toBeVisible();
 
   // typing shows on the other side, then goes when the message arrives
   await agent.getByTestId('composer').getByLabel('Message').pressSequentially('Let me look');
@@ -154,4 +157,54 @@ test('a server restart mid-conversation loses and doubles nothing', async ({ bro
   } finally {
     await server.stop();
   }
+});
+
+test('staff get a desktop notification when a customer writes while the tab is hidden', async ({ browser }) => {
+  const context = await browser.newContext();
+  await context.grantPermissions(['notifications']);
+  // Record notifications, and let the test hide the tab (a headless tab is
+  // always "visible"); the real Notification is still called.
+  await context.addInitScript(() => {
+    const w = window as unknown as { __notes: string[]; __hidden: boolean; Notification: typeof Notification };
+    w.__notes = [];
+    w.__hidden = false;
+    const Real = w.Notification;
+    const Recording = function (this: unknown, title: string, options?: NotificationOptions) {
+      w.__notes.push(`${title} | ${options?.body ?? ''}`);
+      return new Real(title, options);
+    } as unknown as typeof Notification;
+    Object.defineProperty(Recording, 'permission', { get: () => Real.permission });
+    (Recording as unknown as { requestPermission: typeof Notification.requestPermission }).requestPermission =
+      Real.requestPermission.bind(Real);
+    w.Notification = Recording;
+    Object.defineProperty(Document.prototype, 'visibilityState', {
+      get: () => (w.__hidden ? 'hidden' : 'visible'),
+    });
+  });
+  const agent = await context.newPage();
+  await login(agent, AGENT.email, AGENT.password);
+  await agent.goto('/inbox');
+  await hydrated(agent);
+  await agent.evaluate(() => {
+    (window as unknown as { __hidden: boolean }).__hidden = true;
+  });
+
+  const customer = await newPage(browser);
+  await register(customer, 'Nico Notify', uniqueEmail('nico'));
+  await startConversation(customer, 'Hello, anyone there?');
+
+  await expect
+    .poll(() => agent.evaluate(() => (window as unknown as { __notes: string[] }).__notes.join('\n')))
+    .toContain('New conversation from Nico Notify | Hello, anyone there?');
+  // visible again: no more notifications
+  await agent.evaluate(() => {
+    (window as unknown as { __hidden: boolean }).__hidden = false;
+  });
+  await send(customer, 'Second message while you are looking');
+  await expect(
+    agent.getByTestId('conversation-row').filter({ hasText: 'Second message while you are looking' }),
+  ).toBeVisible();
+  const notes = await agent.evaluate(() => (window as unknown as { __notes: string[] }).__notes);
+  expect(notes.filter((n) => n.includes('Second message'))).toEqual([]);
+  await context.close();
 });

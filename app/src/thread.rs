@@ -150,8 +150,15 @@ impl ThreadState {
 
     /// Applies a changed list row of this conversation (status, assignee).
     pub fn apply_summary(&self, summary: &ConversationSummary) {
-        if summary.id == self.id {
+        if summary.id != self.id {
+            return;
+        }
+        // Only real changes notify: every new message brings a row, and the
+        // composer must not be rebuilt under someone's fingers.
+        if self.status.get_untracked() != summary.status {
             self.status.set(summary.status);
+        }
+        if self.assignee.with_untracked(|a| a.as_ref().map(|a| a.id)) != summary.assignee.as_ref().map(|a| a.id) {
             self.assignee.set(summary.assignee.clone());
         }
     }
@@ -479,6 +486,7 @@ pub fn ThreadBody(
         }
     };
 
+    let closed = Memo::new(move |_| state.status.get() == ConversationStatus::Closed);
     let me_for_list = me.clone();
     view! {
         <div class="messages" node_ref=scroller on:scroll=on_scroll data-testid="messages">
@@ -503,7 +511,7 @@ pub fn ThreadBody(
         </div>
         <div class="typing" data-testid="typing" aria-live="polite">{typing_line}</div>
         {move || {
-            if state.status.get() == ConversationStatus::Closed {
+            if closed.get() {
                 view! { <ClosedNotice staff=me.role.is_staff()/> }.into_any()
             } else {
                 view! { <Composer state=state staff=me.role.is_staff() canned=canned/> }.into_any()

@@ -63,6 +63,13 @@ test('messages, typing and "Seen" go both ways without reloading', async ({ brow
   await expect(bubble(customer, 'Great, thank you!').getByTestId('seen')).toBeVisible();
   await expect(customer.getByTestId('pending')).toHaveCount(0);
 
+  // a draft survives whatever arrives meanwhile
+  const draft = agent.getByTestId('composer').getByLabel('Message');
+  await draft.fill('A draft in progress');
+  await send(customer, 'Are you still there?');
+  await expect(bubble(agent, 'Are you still there?')).toBeVisible();
+  await expect(draft).toHaveValue('A draft in progress');
+
   // the staff inbox updates in place
   const inbox = await newPage(browser);
   await login(inbox, ADMIN.email, ADMIN.password);

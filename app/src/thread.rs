@@ -158,7 +158,9 @@ impl ThreadState {
         if self.status.get_untracked() != summary.status {
             self.status.set(summary.status);
         }
-        if self.assignee.with_untracked(|a| a.as_ref().map(|a| a.id)) != summary.assignee.as_ref().map(|a| a.id) {
+        if self.assignee.with_untracked(|a| a.as_ref().map(|a| a.id))
+            != summary.assignee.as_ref().map(|a| a.id)
+        {
             self.assignee.set(summary.assignee.clone());
         }
     }

@@ -28,7 +28,7 @@ use parley::protocol::{ServerFrame, MAX_FRAME_BYTES};
 use parley::{Availability, ConversationId, UserId};
 use presence::{PresenceBook, PresenceSnapshot};
 use registry::{encode, Outgoing, Registry, SocketId, SubscribeError, QUEUE_CAPACITY};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -46,6 +46,10 @@ struct HubInner {
     /// How long a staff member stays online after their last socket closes.
     presence_grace: Duration,
     next_socket: AtomicU64,
+    /// Socket tasks still running. Not the registry's count: a socket
+    /// dropped for lagging leaves the registry while its task may still be
+    /// finishing a send.
+    running: AtomicUsize,
     /// Sockets and what they follow. An RwLock because every event reads it
     /// and only connects, disconnects and (un)subscribes write it; no await
     /// happens while it is held.
@@ -90,6 +94,7 @@ impl Hub {
                 heartbeat,
                 presence_grace,
                 next_socket: AtomicU64::new(1),
+                running: AtomicUsize::new(0),
                 registry: RwLock::new(Registry::default()),
                 presence: Mutex::new(PresenceBook::load(staff)),
                 shutting_down: watch::Sender::new(false),
@@ -110,6 +115,16 @@ impl Hub {
     /// Asks every open socket to close; new ones are refused from now on.
     pub fn shut_down(&self) {
         self.inner.shutting_down.send_replace(true);
+    }
+
+    /// Waits (up to `limit`) until every socket task has ended, so that a
+    /// message being stored when shutdown began is committed and announced
+    /// before the process (or, in tests, the next server) goes on.
+    pub async fn drained(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.inner.running.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -434,5 +449,10 @@ pub async fn upgrade(
         // Idle sockets should cost little: small buffers, grown on demand.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| connection::run(socket, user, state))
+        .on_upgrade(move |socket| async move {
+            let hub = state.hub.clone();
+            hub.inner.running.fetch_add(1, Ordering::AcqRel);
+            connection::run(socket, user, state).await;
+            hub.inner.running.fetch_sub(1, Ordering::AcqRel);
+        })
 }

@@ -616,11 +616,16 @@ async fn a_socket_that_stops_reading_is_dropped_not_buffered_forever() {
                 break frame.map(|f| u16::from(f.code))
             }
             Ok(Some(Ok(_))) => {}
-            other => panic!("expected the server to close the slow socket, got {other:?} after {received} frames"),
+            other => {
+                panic!("expected the server to close the slow socket, got {other:?} after {received} frames")
+            }
         }
     };
     assert_eq!(code, Some(1013), "closed as too slow after {received} frames");
-    assert!(received < 2_500, "the server did not keep everything for the slow reader");
+    assert!(
+        received < 2_500,
+        "the server did not keep everything for the slow reader"
+    );
     // It reconnects and catches up from where it was: nothing lost.
     let mut awake = live(&alice).await;
     let replay = subscribe(&mut awake, id, 1).await;

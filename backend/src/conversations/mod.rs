@@ -1,0 +1,98 @@
+//! Conversations: starting them, listing them, reading them, writing into
+//! them, moving them through their lifecycle, assigning them, and read
+//! markers.
+//!
+//! Every function takes the acting user and checks, here and not in the
+//! caller, that they may do it: a customer touching a conversation that is
+//! not theirs gets `NotFound` (no hint that it exists), a customer calling a
+//! staff operation gets `Forbidden`. Every change is one transaction, and is
+//! announced on the [`Bus`](crate::Bus) only after it commits.
+//!
+//! # Layout
+//! - [`rows`]: the row types and the one list query (list rows, messages, access state).
+//! - [`write`]: every change: start, send, status, assignment, read markers.
+//! - [`read`]: lists, threads, history, replay, panels, badges.
+
+mod read;
+mod rows;
+mod write;
+
+pub use read::*;
+pub use write::{assign, change_status, mark_read, send, start, Sent};
+
+use crate::error::ServiceResult;
+use crate::ServiceError;
+use parley::model::{CurrentUser, MessageKind, PersonRef};
+use parley::{ConversationStatus, Role};
+
+/// Rows per list page.
+pub const LIST_PAGE: i64 = 30;
+/// Messages per history page.
+pub const HISTORY_PAGE: i64 = 50;
+/// Characters of a message shown in list previews.
+pub(crate) const PREVIEW_CHARS: usize = 120;
+
+pub(crate) const NOT_FOUND: ServiceError = ServiceError::NotFound("Conversation");
+
+/// Whose list a summary is for: staff see notes, customers never do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Customer,
+}
+
+impl Audience {
+    pub fn of(user: &CurrentUser) -> Audience {
+        if user.role.is_staff() {
+            Audience::Staff
+        } else {
+            Audience::Customer
+        }
+    }
+
+    /// SQL for "a message this audience sees"; `m` is the messages alias.
+    pub(crate) fn visible(self, m: &str) -> String {
+        match self {
+            Audience::Staff => "1 = 1".to_owned(),
+            Audience::Customer => format!("{m}.kind <> 'note'"),
+        }
+    }
+
+    /// SQL list of the kinds that count as unread for this audience.
+    pub(crate) fn unread_kinds(self) -> &'static str {
+        match self {
+            Audience::Staff => "'text', 'note'",
+            Audience::Customer => "'text'",
+        }
+    }
+}
+
+pub(crate) fn require_staff(user: &CurrentUser) -> ServiceResult<()> {
+    if user.role.is_staff() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden("This is for the support team."))
+    }
+}
+
+pub(crate) fn parse_status(raw: &str) -> ServiceResult<ConversationStatus> {
+    raw.parse()
+        .map_err(|_| ServiceError::Internal(format!("unknown conversation status {raw:?} in the database")))
+}
+
+pub(crate) fn parse_role(raw: &str) -> ServiceResult<Role> {
+    raw.parse()
+        .map_err(|_| ServiceError::Internal(format!("unknown role {raw:?} in the database")))
+}
+
+pub(crate) fn parse_kind(raw: &str) -> ServiceResult<MessageKind> {
+    MessageKind::parse(raw).ok_or_else(|| ServiceError::Internal(format!("unknown message kind {raw:?}")))
+}
+
+pub(crate) fn person(user: &CurrentUser) -> PersonRef {
+    PersonRef {
+        id: user.id,
+        name: user.name.clone(),
+        role: user.role,
+    }
+}

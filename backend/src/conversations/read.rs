@@ -1,0 +1,337 @@
+//! Reading conversations: lists, threads, history, replay, the customer
+//! panel, the audit trail, badges.
+
+use super::rows::{
+    fetch_page, page_by_activity, read_state, summary_query, MessageRow, SummaryRow, MESSAGE_SELECT,
+};
+use super::{mark_read, parse_role, parse_status, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
+use crate::error::ServiceResult;
+use crate::{Backend, Db, ServiceError};
+use parley::model::{
+    AuditEntry, ConversationLink, ConversationPage, ConversationSummary, CurrentUser, CustomerProfile,
+    HistoryPage, InboxCursor, InboxFilter, InboxTab, Message, PersonRef, ReadMarker, ThreadView,
+};
+use parley::{ConversationId, Seq, Timestamp, UserId};
+
+/// A conversation's list rows for staff and for its customer, without unread counts.
+pub async fn summaries(
+    db: &Db,
+    id: ConversationId,
+) -> ServiceResult<(ConversationSummary, ConversationSummary)> {
+    let mut staff = summary_query(Audience::Staff, None);
+    staff.push("WHERE c.id = ");
+    staff.push_bind(id.0);
+    let staff: SummaryRow = staff
+        .build_query_as()
+        .fetch_optional(&db.read)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    let mut customer = summary_query(Audience::Customer, None);
+    customer.push("WHERE c.id = ");
+    customer.push_bind(id.0);
+    let customer: SummaryRow = customer
+        .build_query_as()
+        .fetch_optional(&db.read)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    Ok((staff.into_summary()?, customer.into_summary()?))
+}
+
+/// A customer's own conversations, newest (visible) activity first.
+pub async fn list_for_customer(
+    db: &Db,
+    customer: &CurrentUser,
+    before: Option<InboxCursor>,
+) -> ServiceResult<ConversationPage> {
+    if customer.role.is_staff() {
+        return Err(ServiceError::Forbidden(
+            "The team's conversations are in the inbox.",
+        ));
+    }
+    let mut q = summary_query(Audience::Customer, Some(customer.id));
+    q.push("WHERE c.customer_id = ");
+    q.push_bind(customer.id.0);
+    page_by_activity(&mut q, "c.last_public_at", before);
+    fetch_page(&mut q, db).await
+}
+
+/// The shared inbox (staff only), newest activity first.
+pub async fn inbox(
+    db: &Db,
+    staff: &CurrentUser,
+    filter: InboxFilter,
+    before: Option<InboxCursor>,
+) -> ServiceResult<ConversationPage> {
+    require_staff(staff)?;
+    let mut q = summary_query(Audience::Staff, Some(staff.id));
+    q.push("WHERE 1 = 1");
+    match filter.tab {
+        InboxTab::All => {}
+        InboxTab::Mine => {
+            q.push(" AND c.assignee_id = ");
+            q.push_bind(staff.id.0);
+        }
+        InboxTab::Unassigned => {
+            q.push(" AND c.assignee_id IS NULL");
+        }
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND c.status = ");
+        q.push_bind(status.as_str());
+    }
+    if filter.unanswered {
+        // Spelled like the partial index's predicate so the planner uses it.
+        q.push(" AND c.awaiting_reply = 1 AND c.status IN ('open', 'active')");
+    }
+    page_by_activity(&mut q, "c.last_activity_at", before);
+    fetch_page(&mut q, db).await
+}
+
+/// One list row for `viewer`, with their unread count.
+pub async fn summary_for(
+    db: &Db,
+    viewer: &CurrentUser,
+    id: ConversationId,
+) -> ServiceResult<ConversationSummary> {
+    let mut q = summary_query(Audience::of(viewer), Some(viewer.id));
+    q.push("WHERE c.id = ");
+    q.push_bind(id.0);
+    let row: SummaryRow = q
+        .build_query_as()
+        .fetch_optional(&db.read)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    let summary = row.into_summary()?;
+    if !viewer.role.is_staff() && summary.customer.id != viewer.id {
+        return Err(NOT_FOUND);
+    }
+    Ok(summary)
+}
+
+/// Messages before `before` (exclusive), newest page first, returned oldest first.
+pub async fn history(
+    db: &Db,
+    viewer: &CurrentUser,
+    conversation: ConversationId,
+    before: Option<Seq>,
+) -> ServiceResult<HistoryPage> {
+    read_state(db, conversation).await?.authorize(viewer)?;
+    let audience = Audience::of(viewer);
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq < $2 AND {} \
+         ORDER BY m.seq DESC LIMIT $3",
+        audience.visible("m")
+    ))
+    .bind(conversation.0)
+    .bind(before.map_or(i64::MAX, |s| s.0))
+    .bind(HISTORY_PAGE + 1)
+    .fetch_all(&db.read)
+    .await?;
+    let has_older = rows.len() as i64 > HISTORY_PAGE;
+    let mut messages = rows
+        .into_iter()
+        .take(HISTORY_PAGE as usize)
+        .map(MessageRow::into_message)
+        .collect::<ServiceResult<Vec<_>>>()?;
+    messages.reverse();
+    Ok(HistoryPage { messages, has_older })
+}
+
+/// Messages after `after` (exclusive), oldest first, at most `limit`: what a
+/// client missed. The caller checks access (see [`authorize_view`]).
+pub async fn replay(
+    db: &Db,
+    audience: Audience,
+    conversation: ConversationId,
+    after: Seq,
+    limit: i64,
+) -> ServiceResult<Vec<Message>> {
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq > $2 AND {} ORDER BY m.seq LIMIT $3",
+        audience.visible("m")
+    ))
+    .bind(conversation.0)
+    .bind(after.0)
+    .bind(limit)
+    .fetch_all(&db.read)
+    .await?;
+    rows.into_iter().map(MessageRow::into_message).collect()
+}
+
+/// Whether `viewer` may see the conversation; its customer's id if so.
+pub async fn authorize_view(
+    db: &Db,
+    viewer: &CurrentUser,
+    conversation: ConversationId,
+) -> ServiceResult<UserId> {
+    let state = read_state(db, conversation).await?;
+    state.authorize(viewer)?;
+    Ok(UserId(state.customer_id))
+}
+
+/// Everything a thread page needs; opening it marks it read.
+pub async fn open_thread(
+    backend: &Backend,
+    viewer: &CurrentUser,
+    id: ConversationId,
+) -> ServiceResult<ThreadView> {
+    let history = history(&backend.db, viewer, id, None).await?;
+    let last_seq = history.messages.last().map(|m| m.seq).unwrap_or_default();
+    mark_read(backend, viewer, id, last_seq).await?;
+    let summary = summary_for(&backend.db, viewer, id).await?;
+    let markers: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT r.user_id, u.role, r.last_read_seq FROM read_markers r JOIN users u ON u.id = r.user_id \
+         WHERE r.conversation_id = $1 AND r.user_id <> $2",
+    )
+    .bind(id.0)
+    .bind(viewer.id.0)
+    .fetch_all(&backend.db.read)
+    .await?;
+    let read_markers = markers
+        .into_iter()
+        .map(|(user, role, seq)| {
+            Ok(ReadMarker {
+                user_id: UserId(user),
+                role: parse_role(&role)?,
+                seq: Seq(seq),
+            })
+        })
+        .collect::<ServiceResult<Vec<_>>>()?;
+    Ok(ThreadView {
+        summary,
+        history,
+        last_seq,
+        read_markers,
+    })
+}
+
+/// The customer behind a conversation and their other conversations (staff only).
+pub async fn customer_profile(
+    db: &Db,
+    staff: &CurrentUser,
+    conversation: ConversationId,
+) -> ServiceResult<CustomerProfile> {
+    require_staff(staff)?;
+    let state = read_state(db, conversation).await?;
+    let (id, name, email, created_at): (i64, String, String, i64) =
+        sqlx::query_as("SELECT id, name, email, created_at FROM users WHERE id = $1")
+            .bind(state.customer_id)
+            .fetch_one(&db.read)
+            .await?;
+    let others: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT id, title, status, last_activity_at FROM conversations \
+         WHERE customer_id = $1 AND id <> $2 ORDER BY last_activity_at DESC, id DESC LIMIT 20",
+    )
+    .bind(state.customer_id)
+    .bind(conversation.0)
+    .fetch_all(&db.read)
+    .await?;
+    Ok(CustomerProfile {
+        id: UserId(id),
+        name,
+        email,
+        member_since: Timestamp(created_at),
+        other_conversations: others
+            .into_iter()
+            .map(|(id, title, status, at)| {
+                Ok(ConversationLink {
+                    id: ConversationId(id),
+                    title,
+                    status: parse_status(&status)?,
+                    last_activity_at: Timestamp(at),
+                })
+            })
+            .collect::<ServiceResult<Vec<_>>>()?,
+    })
+}
+
+/// Who did what to a conversation, oldest first (admins only).
+pub async fn audit_trail(
+    db: &Db,
+    admin: &CurrentUser,
+    conversation: ConversationId,
+) -> ServiceResult<Vec<AuditEntry>> {
+    if !admin.role.is_admin() {
+        return Err(ServiceError::Forbidden("Only admins can see the audit trail."));
+    }
+    read_state(db, conversation).await?;
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT e.actor_id, u.name AS actor_name, u.role AS actor_role, e.action, e.from_value, \
+         e.to_value, e.created_at FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
+         WHERE e.conversation_id = $1 ORDER BY e.id",
+    )
+    .bind(conversation.0)
+    .fetch_all(&db.read)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let actor = match (row.actor_id, row.actor_name, row.actor_role) {
+                (Some(id), Some(name), Some(role)) => Some(PersonRef {
+                    id: UserId(id),
+                    name,
+                    role: parse_role(&role)?,
+                }),
+                _ => None,
+            };
+            Ok(AuditEntry {
+                actor,
+                action: row.action,
+                from_value: row.from_value,
+                to_value: row.to_value,
+                at: Timestamp(row.created_at),
+            })
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    actor_id: Option<i64>,
+    actor_name: Option<String>,
+    actor_role: Option<String>,
+    action: String,
+    from_value: Option<String>,
+    to_value: Option<String>,
+    created_at: i64,
+}
+
+/// The badge count: for a customer, unread messages across their
+/// conversations; for staff, conversations waiting for an answer.
+pub async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
+    let (count,): (i64,) = if viewer.role.is_staff() {
+        sqlx::query_as(
+            "SELECT COUNT(*) FROM conversations c WHERE c.awaiting_reply = 1 AND c.status IN ('open', 'active')",
+        )
+        .fetch_one(&db.read)
+        .await?
+    } else {
+        sqlx::query_as(
+            "SELECT COUNT(*) FROM conversations c \
+             LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.user_id = $1 \
+             JOIN messages m ON m.conversation_id = c.id AND m.seq > COALESCE(rm.last_read_seq, 0) \
+             WHERE c.customer_id = $1 AND m.kind = 'text' AND m.sender_id <> $1",
+        )
+        .bind(viewer.id.0)
+        .fetch_one(&db.read)
+        .await?
+    };
+    Ok(count)
+}
+
+/// Everyone who can be assigned a conversation.
+pub async fn staff_members(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<PersonRef>> {
+    require_staff(viewer)?;
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, name, role FROM users WHERE role IN ('agent', 'admin') ORDER BY name, id")
+            .fetch_all(&db.read)
+            .await?;
+    rows.into_iter()
+        .map(|(id, name, role)| {
+            Ok(PersonRef {
+                id: UserId(id),
+                name,
+                role: parse_role(&role)?,
+            })
+        })
+        .collect()
+}

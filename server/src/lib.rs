@@ -91,15 +91,20 @@ pub async fn serve(
     let router = http::router::build(state, session_store);
 
     tracing::info!(addr = %site_addr, "Parley is listening on http://{site_addr}");
+    let signal_hub = hub.clone();
     let shutdown = async move {
         shutdown.await;
         // Tell live sockets to reconnect (to another instance, or to us
         // after the restart) before the HTTP side drains.
-        hub.shut_down();
+        signal_hub.shut_down();
     };
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
+    // Upgraded sockets are not HTTP connections any more, so the graceful
+    // shutdown above does not wait for them. A socket may be committing a
+    // message right now; let it finish and announce it before we return.
+    hub.drained(std::time::Duration::from_secs(10)).await;
     expired_sessions.abort();
     forget_idle_limits.abort();
     Ok(())

@@ -31,7 +31,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const SESSION_COOKIE: &str = "parley_session";
 
 pub fn build(state: AppState, session_store: SqliteStore) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let leptos_options = state.leptos_options.clone();
 
     let sessions = SessionManagerLayer::new(session_store)
@@ -60,7 +60,15 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
                 move || shell(leptos_options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Static files, and the 404 page, which renders the same top bar
+        // (who is signed in, unread badge) and so needs the same context.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            {
+                let state = state.clone();
+                move || provide_app_context(&state)
+            },
+            shell,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -89,6 +97,16 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
                 )),
         )
         .with_state(state)
+}
+
+/// The app's routes, worked out once per process. Leptos finds them by
+/// rendering the app with resource loading switched off by a process-wide
+/// flag; a page rendering on another thread at that moment would wait
+/// forever for its data (leptos-rs/leptos#4773). `parley serve` builds one
+/// router, but tests start many servers in one process.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// What server functions and SSR find in Leptos context.

@@ -124,6 +124,9 @@ impl TestApp {
             http: reqwest::Client::builder()
                 .cookie_provider(jar.clone())
                 .redirect(reqwest::redirect::Policy::none())
+                // A request that hangs fails the test with its URL instead
+                // of stalling the whole run.
+                .timeout(Duration::from_secs(20))
                 .build()
                 .expect("http client"),
             jar,
@@ -209,9 +212,15 @@ impl Client {
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("request");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = response.status();
-        (status, response.text().await.expect("body"))
+        (
+            status,
+            response
+                .text()
+                .await
+                .unwrap_or_else(|e| panic!("GET {path} body: {e}")),
+        )
     }
 
     /// The `Cookie` header this client would send (`name=value; ...`).

@@ -8,3 +8,4 @@ mod helpers;
 mod live_chaos;
 mod live_messages;
 mod live_socket;
+mod pages;

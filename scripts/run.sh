@@ -17,7 +17,7 @@ profile=debug
 build_flags=()
 if [ "${1:-}" = "--release" ]; then
   profile=release
-  build_flags=(--release)
+  build_flags=(--release --precompress)
 fi
 
 cargo leptos build "${build_flags[@]}"

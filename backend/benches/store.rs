@@ -219,7 +219,10 @@ fn queries(c: &mut Criterion) {
         .map(|d| {
             rt.block_on(async {
                 d.ensure().await;
-                Db::connect(&Dataset::url(&d.path)).await.expect("open dataset")
+                let db = Db::connect(&Dataset::url(&d.path)).await.expect("open dataset");
+                // As the server does at start (see Db::refresh_planner_stats).
+                db.refresh_planner_stats().await.expect("planner statistics");
+                db
             })
         })
         .collect();

@@ -12,7 +12,8 @@ use argon2::Argon2;
 use parley::model::{CurrentUser, UserListItem};
 use parley::validate::{DisplayName, Email, Password};
 use parley::{Role, Timestamp, UserId, ValidationError};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_sessions::Session;
 
 /// The session key under which the signed-in user's id is kept.
@@ -58,10 +59,30 @@ impl UserRow {
 
 const USER_COLUMNS: &str = "id, email, name, role, created_at";
 
+/// Argon2 is meant to be expensive: each hash or check takes ~19 MiB and
+/// tens of milliseconds of a core. Running more at once than there are cores
+/// finishes none sooner, and a burst of sign-ins would otherwise hold a
+/// buffer per request at the same time (gigabytes, for a login flood). So
+/// hashes wait their turn here.
+async fn hashing_turn() -> ServiceResult<OwnedSemaphorePermit> {
+    static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Arc::new(Semaphore::new(cores))
+    });
+    turns
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ServiceError::Internal(format!("password hashing closed: {e}")))
+}
+
 /// Hashes a password with argon2id and a fresh random salt.
 pub async fn hash_password(password: &Password) -> ServiceResult<String> {
     let password = password.as_str().to_owned();
+    let turn = hashing_turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -76,7 +97,9 @@ pub async fn hash_password(password: &Password) -> ServiceResult<String> {
 async fn verify_password(password: &str, stored_hash: &str) -> ServiceResult<bool> {
     let password = password.to_owned();
     let stored_hash = stored_hash.to_owned();
+    let turn = hashing_turn().await?;
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let parsed = PasswordHash::new(&stored_hash)
             .map_err(|e| ServiceError::Internal(format!("stored password hash is malformed: {e}")))?;
         Ok(Argon2::default()

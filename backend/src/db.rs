@@ -91,6 +91,21 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes the statistics SQLite's query planner chooses indexes by.
+    /// Without them it guesses, and guesses wrong for the inbox's partial
+    /// "waiting" index (a status index and a sort instead: 6.7 ms instead of
+    /// well under 1 ms at 1M messages). `analysis_limit` samples each index,
+    /// so this takes ~0.1 s even on a million messages. The server runs it
+    /// at start and then every hour, as data grows.
+    pub async fn refresh_planner_stats(&self) -> Result<(), sqlx::Error> {
+        let mut writer = self.write.acquire().await?;
+        sqlx::query("PRAGMA analysis_limit = 1000")
+            .execute(&mut *writer)
+            .await?;
+        sqlx::query("ANALYZE").execute(&mut *writer).await?;
+        Ok(())
+    }
+
     /// A cheap query on each pool: for `/healthz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.read).await?;

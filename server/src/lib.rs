@@ -60,6 +60,19 @@ pub async fn serve(
         ),
     );
 
+    let planner_stats = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(e) = db.refresh_planner_stats().await {
+                    tracing::warn!(error = %e, "could not refresh the query planner's statistics");
+                }
+            }
+        }
+    });
+
     let site_addr = listener.local_addr()?;
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
@@ -106,6 +119,7 @@ pub async fn serve(
     // message right now; let it finish and announce it before we return.
     hub.drained(std::time::Duration::from_secs(10)).await;
     expired_sessions.abort();
+    planner_stats.abort();
     forget_idle_limits.abort();
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! Frames from one socket are handled one at a time, in order, so messages a
 //! client sends (say, the ones typed while offline) are stored in the order
-//! they were sent. Every frame is authorized here: subscribing, typing and
+//! they were sent; while a send is being committed, what the hub queues for
+//! the socket keeps being written. Every frame is authorized here: subscribing, typing and
 //! reading in a conversation the user may not see gets an `error` frame and
 //! no data. Malformed or unknown frames get an `error` frame and the socket
 //! stays up; a client that sends only garbage (too many bad frames in a row)
@@ -160,7 +161,7 @@ impl Socket {
             let result = match serde_json::from_str::<ClientFrame>(text.as_str()) {
                 Ok(frame) => {
                     bad_in_a_row = 0;
-                    self.handle(frame, &mut sink).await
+                    self.handle(frame, &mut sink, &mut queue).await
                 }
                 Err(e) => {
                     bad_in_a_row += 1;
@@ -168,11 +169,13 @@ impl Socket {
                         ErrorCode::BadFrame,
                         format!("Not a frame this server understands: {e}"),
                     );
-                    send(&mut sink, &err).await
+                    send(&mut sink, &err).await.map_err(|_| Stop::Broken)
                 }
             };
-            if result.is_err() {
-                break None;
+            match result {
+                Ok(()) => {}
+                Err(Stop::Broken) => break None,
+                Err(Stop::TooSlow) => break Some((CLOSE_TRY_LATER, "too slow to read; reconnect")),
             }
             if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
                 break Some((CLOSE_POLICY, "too many bad frames"));
@@ -189,9 +192,14 @@ impl Socket {
         close.map(|(code, _)| code)
     }
 
-    /// Answers one frame. `Err` only when the socket can no longer be written.
-    async fn handle(&mut self, frame: ClientFrame, sink: &mut Sink) -> Result<(), axum::Error> {
-        match frame {
+    /// Answers one frame. `Err` only when the socket must stop.
+    async fn handle(
+        &mut self,
+        frame: ClientFrame,
+        sink: &mut Sink,
+        queue: &mut mpsc::Receiver<Outgoing>,
+    ) -> Result<(), Stop> {
+        let written = match frame {
             ClientFrame::Ping => send(sink, &ServerFrame::Pong).await,
             ClientFrame::Subscribe {
                 conversation_id,
@@ -208,7 +216,8 @@ impl Socket {
                 body,
                 note,
             } => {
-                let reply = self.send_message(conversation_id, &client_id, &body, note).await;
+                let storing = self.send_message(conversation_id, &client_id, &body, note);
+                let reply = while_writing(storing, sink, queue).await?;
                 send(sink, &reply).await
             }
             ClientFrame::Typing { conversation_id } => match self.typing(conversation_id).await {
@@ -235,7 +244,8 @@ impl Socket {
                     send(sink, &err).await
                 }
             }
-        }
+        };
+        written.map_err(|_| Stop::Broken)
     }
 
     /// Checks access, joins the conversation's topic, replays what the
@@ -368,6 +378,41 @@ async fn send(sink: &mut Sink, frame: &ServerFrame) -> Result<(), axum::Error> {
 }
 
 /// Writes a queued frame and whatever else is already waiting, then flushes once.
+/// Why a socket's loop must end while it answers a frame.
+enum Stop {
+    /// The socket can no longer be written.
+    Broken,
+    /// The hub dropped this socket for not reading its frames.
+    TooSlow,
+}
+
+/// Awaits `work` (a message being stored) while still writing what the hub
+/// queues for this socket, so messages for it do not wait behind its own
+/// send's commit. The work always runs to the end: a message committed must
+/// also be announced, whatever happens to this socket meanwhile.
+async fn while_writing<T>(
+    work: impl std::future::Future<Output = T>,
+    sink: &mut Sink,
+    queue: &mut mpsc::Receiver<Outgoing>,
+) -> Result<T, Stop> {
+    tokio::pin!(work);
+    loop {
+        let stop = tokio::select! {
+            biased;
+            done = &mut work => return Ok(done),
+            queued = queue.recv() => match queued {
+                Some(frame) => match write_batch(sink, frame, queue).await {
+                    Ok(()) => continue,
+                    Err(_) => Stop::Broken,
+                },
+                None => Stop::TooSlow,
+            },
+        };
+        (&mut work).await;
+        return Err(stop);
+    }
+}
+
 async fn write_batch(
     sink: &mut Sink,
     first: Outgoing,

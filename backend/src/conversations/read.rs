@@ -2,7 +2,8 @@
 //! panel, the audit trail, badges.
 
 use super::rows::{
-    fetch_page, page_by_activity, read_state, summary_query, MessageRow, SummaryRow, MESSAGE_SELECT,
+    fetch_page, page_by_activity, read_state, summary_query, summary_query_from, MessageRow, SummaryRow,
+    MESSAGE_SELECT,
 };
 use super::{mark_read, parse_role, parse_status, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
 use crate::error::ServiceResult;
@@ -63,7 +64,15 @@ pub async fn inbox(
     before: Option<InboxCursor>,
 ) -> ServiceResult<ConversationPage> {
     require_staff(staff)?;
-    let mut q = summary_query(Audience::Staff, Some(staff.id));
+    let from = if filter.unanswered {
+        // SQLite 3.46 prefers the status index and a sort over every open
+        // and active conversation, even with fresh statistics (8.5 ms at 1M
+        // messages); the partial index holds only waiting ones, in order.
+        "conversations c INDEXED BY conversations_waiting_idx"
+    } else {
+        "conversations c"
+    };
+    let mut q = summary_query_from(Audience::Staff, Some(staff.id), from);
     q.push("WHERE 1 = 1");
     match filter.tab {
         InboxTab::All => {}
@@ -80,7 +89,7 @@ pub async fn inbox(
         q.push_bind(status.as_str());
     }
     if filter.unanswered {
-        // Spelled like the partial index's predicate so the planner uses it.
+        // Spelled like the partial index's predicate, which `INDEXED BY` needs.
         q.push(" AND c.awaiting_reply = 1 AND c.status IN ('open', 'active')");
     }
     page_by_activity(&mut q, "c.last_activity_at", before);

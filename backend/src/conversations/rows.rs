@@ -79,6 +79,16 @@ impl SummaryRow {
 /// unread count — one statement for a whole page, never a query per row.
 /// Callers append `WHERE …`; `c` is the conversations alias.
 pub(super) fn summary_query<'a>(audience: Audience, viewer: Option<UserId>) -> QueryBuilder<'a, Sqlite> {
+    summary_query_from(audience, viewer, "conversations c")
+}
+
+/// [`summary_query`] over `from` (the `conversations c` table, with an index
+/// hint where the planner needs one).
+pub(super) fn summary_query_from<'a>(
+    audience: Audience,
+    viewer: Option<UserId>,
+    from: &str,
+) -> QueryBuilder<'a, Sqlite> {
     let (last_id, activity) = match audience {
         Audience::Staff => ("c.last_message_id", "c.last_activity_at"),
         Audience::Customer => ("c.last_public_message_id", "c.last_public_at"),
@@ -105,7 +115,7 @@ pub(super) fn summary_query<'a>(audience: Audience, viewer: Option<UserId>) -> Q
         }
     }
     q.push(format!(
-        "FROM conversations c \
+        "FROM {from} \
          JOIN users cu ON cu.id = c.customer_id \
          LEFT JOIN users a ON a.id = c.assignee_id \
          LEFT JOIN messages m ON m.id = {last_id} \

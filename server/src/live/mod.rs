@@ -28,10 +28,11 @@ use parley::protocol::{ServerFrame, MAX_FRAME_BYTES};
 use parley::{Availability, ConversationId, UserId};
 use presence::{PresenceBook, PresenceSnapshot};
 use registry::{encode, Outgoing, Registry, SocketId, SubscribeError, QUEUE_CAPACITY};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::task::TaskTracker;
 use tower_sessions::Session;
 
 /// Shared state of all live sockets in this process.
@@ -49,7 +50,7 @@ struct HubInner {
     /// Socket tasks still running. Not the registry's count: a socket
     /// dropped for lagging leaves the registry while its task may still be
     /// finishing a send.
-    running: AtomicUsize,
+    running: TaskTracker,
     /// Sockets and what they follow. An RwLock because every event reads it
     /// and only connects, disconnects and (un)subscribes write it; no await
     /// happens while it is held.
@@ -94,7 +95,7 @@ impl Hub {
                 heartbeat,
                 presence_grace,
                 next_socket: AtomicU64::new(1),
-                running: AtomicUsize::new(0),
+                running: TaskTracker::new(),
                 registry: RwLock::new(Registry::default()),
                 presence: Mutex::new(PresenceBook::load(staff)),
                 shutting_down: watch::Sender::new(false),
@@ -121,9 +122,15 @@ impl Hub {
     /// message being stored when shutdown began is committed and announced
     /// before the process (or, in tests, the next server) goes on.
     pub async fn drained(&self, limit: Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        while self.inner.running.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        self.inner.running.close();
+        if tokio::time::timeout(limit, self.inner.running.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                sockets = self.inner.running.len(),
+                "socket tasks still running after the shutdown grace"
+            );
         }
     }
 
@@ -449,10 +456,8 @@ pub async fn upgrade(
         // Idle sockets should cost little: small buffers, grown on demand.
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            let hub = state.hub.clone();
-            hub.inner.running.fetch_add(1, Ordering::AcqRel);
-            connection::run(socket, user, state).await;
-            hub.inner.running.fetch_sub(1, Ordering::AcqRel);
+        .on_upgrade(move |socket| {
+            let running = state.hub.inner.running.clone();
+            running.track_future(connection::run(socket, user, state))
         })
 }

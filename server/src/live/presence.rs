@@ -60,15 +60,7 @@ impl PresenceBook {
 
     /// A staff socket opened.
     pub fn connected(&mut self, person: PersonRef, availability: Availability) {
-        let state = self.staff.entry(person.id).or_insert_with(|| StaffState {
-            person: person.clone(),
-            availability,
-            sockets: 0,
-            connected: false,
-            generation: 0,
-        });
-        state.person = person;
-        state.availability = availability;
+        let state = self.upsert(person, availability);
         state.sockets += 1;
         state.connected = true;
     }
@@ -97,6 +89,11 @@ impl PresenceBook {
     }
 
     pub fn set_availability(&mut self, person: PersonRef, availability: Availability) {
+        self.upsert(person, availability);
+    }
+
+    /// This staff member's entry, added if new, with their current name and choice.
+    fn upsert(&mut self, person: PersonRef, availability: Availability) -> &mut StaffState {
         let state = self.staff.entry(person.id).or_insert_with(|| StaffState {
             person: person.clone(),
             availability,
@@ -106,6 +103,7 @@ impl PresenceBook {
         });
         state.person = person;
         state.availability = availability;
+        state
     }
 
     pub fn snapshot(&self) -> PresenceSnapshot {

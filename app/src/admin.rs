@@ -1,8 +1,8 @@
 //! Admin pages: the people who use Parley and their roles.
 
-use crate::auth::{admit, Gate};
+use crate::auth::{admit_with, Gate};
 use crate::error::AppError;
-use crate::layout::{loading, ErrorNotice};
+use crate::layout::loading;
 use leptos::prelude::*;
 use parley::model::UserListItem;
 use parley::{Role, UserId};
@@ -31,13 +31,9 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
-                let me = match admit(Gate::Admin).await {
-                    Ok(me) => me,
-                    Err(refusal) => return refusal,
-                };
-                let users = match users.await {
-                    Ok(users) => users,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                let (me, users) = match admit_with(Gate::Admin, users).await {
+                    Ok(admitted) => admitted,
+                    Err(shown) => return shown,
                 };
                 view! {
                     <section class="page">

@@ -134,6 +134,20 @@ pub async fn admit(gate: Gate) -> Result<CurrentUser, AnyView> {
     }
 }
 
+/// [`admit`], then the page's data: the user and the data, or what to show
+/// instead (the refusal, or the error loading the data). The data's
+/// resource is created with the page, so it loads while the user is checked.
+pub async fn admit_with<T>(
+    gate: Gate,
+    data: impl std::future::IntoFuture<Output = Result<T, AppError>>,
+) -> Result<(CurrentUser, T), AnyView> {
+    let me = admit(gate).await?;
+    match data.await {
+        Ok(data) => Ok((me, data)),
+        Err(e) => Err(view! { <ErrorNotice error=e/> }.into_any()),
+    }
+}
+
 /// For guests on a page that needs an account.
 #[component]
 pub fn SignInPrompt() -> impl IntoView {

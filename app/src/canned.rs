@@ -1,9 +1,8 @@
 //! Canned responses: the admin page that manages them, and the server
 //! functions the staff composer reads them through.
 
-use crate::auth::Gate;
+use crate::auth::{admit_with, Gate};
 use crate::error::AppError;
-use crate::layout::ErrorNotice;
 use leptos::prelude::*;
 use parley::model::CannedResponse;
 use parley::CannedResponseId;
@@ -66,12 +65,9 @@ pub fn CannedPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                if let Err(refusal) = crate::auth::admit(Gate::Admin).await {
-                    return refusal;
-                }
-                let list = match responses.await {
-                    Ok(list) => list,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                let list = match admit_with(Gate::Admin, responses).await {
+                    Ok((_, list)) => list,
+                    Err(shown) => return shown,
                 };
                 view! {
                     <section class="page" data-testid="canned">

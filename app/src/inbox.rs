@@ -2,13 +2,13 @@
 //! and "unanswered" filters, keyset pages) and the staff thread with the
 //! customer panel, assignment, status actions and, for admins, the audit trail.
 
-use crate::auth::{admit, Gate};
+use crate::auth::{admit_with, Gate};
 use crate::canned::list_canned;
 use crate::conversations::{
     audit_trail, get_customer_profile, inbox_page, list_staff, AssignConversation, SetStatus,
 };
 use crate::error::{AppError, ErrorKind};
-use crate::layout::{loading, ErrorNotice};
+use crate::layout::loading;
 use crate::messages::{id_param, thread_resource, ConversationList};
 use crate::presence::TeamList;
 use crate::thread::{now, ThreadBody, ThreadState};
@@ -38,13 +38,9 @@ pub fn InboxPage() -> impl IntoView {
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
-                let me = match admit(Gate::Staff).await {
-                    Ok(me) => me,
-                    Err(refusal) => return refusal,
-                };
-                match page.await {
-                    Ok(page) => view! { <Inbox page=page me=me/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                match admit_with(Gate::Staff, page).await {
+                    Ok((me, page)) => view! { <Inbox page=page me=me/> }.into_any(),
+                    Err(shown) => shown,
                 }
             })}
         </Transition>
@@ -136,13 +132,9 @@ pub fn StaffThreadPage() -> impl IntoView {
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
-                let me = match admit(Gate::Staff).await {
-                    Ok(me) => me,
-                    Err(refusal) => return refusal,
-                };
-                let view = match thread.await {
-                    Ok(view) => view,
-                    Err(e) => return view! { <ErrorNotice error=e/> }.into_any(),
+                let (me, view) = match admit_with(Gate::Staff, thread).await {
+                    Ok(admitted) => admitted,
+                    Err(shown) => return shown,
                 };
                 let profile = profile.await;
                 let staff = staff.await.unwrap_or_default();

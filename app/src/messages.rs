@@ -1,10 +1,10 @@
 //! The customer's side: their conversations with the support team, starting
 //! a new one, and the thread.
 
-use crate::auth::{admit, Gate};
+use crate::auth::{admit, admit_with, Gate};
 use crate::conversations::{my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
-use crate::layout::{loading, ErrorNotice};
+use crate::layout::loading;
 use crate::live::use_live;
 use crate::presence::SupportStatus;
 use crate::thread::{now, ThreadBody, ThreadState};
@@ -81,13 +81,9 @@ pub fn MessagesPage() -> impl IntoView {
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
-                let me = match admit(Gate::Customer).await {
-                    Ok(me) => me,
-                    Err(refusal) => return refusal,
-                };
-                match page.await {
-                    Ok(page) => view! { <MyConversations page=page me=me/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                match admit_with(Gate::Customer, page).await {
+                    Ok((me, page)) => view! { <MyConversations page=page me=me/> }.into_any(),
+                    Err(shown) => shown,
                 }
             })}
         </Transition>
@@ -321,13 +317,9 @@ pub fn CustomerThreadPage() -> impl IntoView {
     view! {
         <Transition fallback=loading>
             {move || Suspend::new(async move {
-                let me = match admit(Gate::Customer).await {
-                    Ok(me) => me,
-                    Err(refusal) => return refusal,
-                };
-                match thread.await {
-                    Ok(view) => view! { <CustomerThreadView view=view me=me/> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                match admit_with(Gate::Customer, thread).await {
+                    Ok((me, view)) => view! { <CustomerThreadView view=view me=me/> }.into_any(),
+                    Err(shown) => shown,
                 }
             })}
         </Transition>

@@ -5,6 +5,7 @@
 //! the vocabulary the rest of the system speaks.
 //!
 //! # Layout
+//! - [`error`]: [`ErrorKind`], why something was refused: one kind for HTTP and the socket.
 //! - [`ids`]: typed ids (`UserId`, `ConversationId`, …) so one cannot be passed for another.
 //! - [`role`]: customer / agent / admin and what each may do.
 //! - [`lifecycle`]: the conversation status machine (`open → active → resolved → closed`).
@@ -13,6 +14,7 @@
 //! - [`protocol`]: the WebSocket frames, [`protocol::ClientFrame`] and [`protocol::ServerFrame`].
 //! - [`time`]: millisecond timestamps and their human rendering.
 
+pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod model;
@@ -21,6 +23,7 @@ pub mod role;
 pub mod time;
 pub mod validate;
 
+pub use error::ErrorKind;
 pub use ids::{CannedResponseId, ClientId, ConversationId, MessageId, Seq, UserId};
 pub use lifecycle::{Availability, ConversationStatus, LifecycleError};
 pub use role::Role;

@@ -54,45 +54,9 @@ pub enum ClientFrame {
     Ping,
 }
 
-/// Why a frame was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// Not JSON, or not a frame this server knows.
-    BadFrame,
-    /// The frame exceeded [`MAX_FRAME_BYTES`].
-    TooLarge,
-    /// A field's value is not acceptable (see `message`).
-    Invalid,
-    /// Not signed in.
-    Unauthorized,
-    /// The role may not do this.
-    Forbidden,
-    /// No such conversation — or not one this user may see.
-    NotFound,
-    /// The conversation is closed for good.
-    Closed,
-    /// Too many messages; wait `retry_after_ms`.
-    RateLimited,
-    /// Something failed on the server; nothing was stored.
-    Internal,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadFrame => "bad_frame",
-            ErrorCode::TooLarge => "too_large",
-            ErrorCode::Invalid => "invalid",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Closed => "closed",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::Internal => "internal",
-        }
-    }
-}
+/// Why a frame was refused: the same [`ErrorKind`](crate::ErrorKind) a server function's
+/// error carries, under the name the frame has always used (`code`).
+pub use crate::error::ErrorKind as ErrorCode;
 
 /// What the server says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,6 +283,7 @@ mod tests {
             retry_after_ms: Some(1500),
         });
         round_trip_server(ServerFrame::error(ErrorCode::BadFrame, "nope"));
+        round_trip_server(ServerFrame::error(ErrorCode::Conflict, "already assigned"));
         round_trip_server(ServerFrame::Pong);
     }
 
@@ -338,5 +303,12 @@ mod tests {
         assert!(matches!(send, ClientFrame::Send { note: false, .. }));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"launch"}"#).is_err());
         assert_eq!(ServerFrame::Pong.to_json(), r#"{"type":"pong"}"#);
+        let conflict: ServerFrame =
+            serde_json::from_str(r#"{"type":"error","code":"conflict","message":"Already assigned."}"#)
+                .expect("conflict");
+        assert_eq!(
+            conflict,
+            ServerFrame::error(ErrorCode::Conflict, "Already assigned.")
+        );
     }
 }

@@ -2,33 +2,17 @@
 //!
 //! It travels as JSON (`{"kind":"forbidden","message":"…","field":null}`) and
 //! always carries a sentence the user can read; on the server it is made from
-//! [`backend::ServiceError`], logging internal causes and setting the HTTP
-//! status (401, 403, 404, 409, 422, 429, 500) for direct API callers.
+//! [`backend::ServiceError`], whose [`kind`](backend::ServiceError::kind)
+//! decides the HTTP status for direct API callers (401, 403, 404, 409, 422,
+//! 429, 500: [`ErrorKind::http_status`]). Internal causes are logged there,
+//! in the request's span, and never shown.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// Not signed in (401).
-    Unauthorized,
-    /// Signed in with a role that may not do this (403).
-    Forbidden,
-    /// No such thing, or not yours (404).
-    NotFound,
-    /// A field's value is not acceptable (422); `field` names it.
-    Invalid,
-    /// The current state does not allow this (409).
-    Conflict,
-    /// Too many requests (429).
-    RateLimited,
-    /// The request never reached the server or its answer was unreadable.
-    Network,
-    /// Our fault (500); nothing was saved.
-    Internal,
-}
+/// The kind is the domain's: the same one a socket's `error` frame carries.
+pub use parley::ErrorKind;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
@@ -60,16 +44,7 @@ impl AppError {
 
     #[cfg(feature = "ssr")]
     pub fn status(&self) -> http::StatusCode {
-        use http::StatusCode;
-        match self.kind {
-            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::Network | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        http::StatusCode::from_u16(self.kind.http_status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -93,21 +68,9 @@ impl FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<backend::ServiceError> for AppError {
     fn from(err: backend::ServiceError) -> Self {
-        use backend::ServiceError as S;
-        let kind = match &err {
-            S::Validation(_) => ErrorKind::Invalid,
-            S::Unauthorized => ErrorKind::Unauthorized,
-            S::Forbidden(_) => ErrorKind::Forbidden,
-            S::NotFound(_) => ErrorKind::NotFound,
-            S::Lifecycle(_) | S::Conflict(_) => ErrorKind::Conflict,
-            S::RateLimited { .. } => ErrorKind::RateLimited,
-            S::Database(_) | S::Internal(_) => ErrorKind::Internal,
-        };
-        if err.is_internal() {
-            tracing::error!(error = %err, "server function failed");
-        }
+        err.log_cause("server function");
         AppError {
-            kind,
+            kind: err.kind(),
             message: err.public_message(),
             field: err.field().map(str::to_owned),
         }

@@ -1,8 +1,11 @@
 //! The one error type of the core. Each variant says what the caller should
-//! tell the user; database and internal causes are logged where they are
-//! turned into a response and never shown.
+//! tell the user, and [`ServiceError::kind`] decides, once for both front
+//! doors, what kind of refusal it is (the HTTP status of a server function,
+//! the `code` of a socket's `error` frame). Database and internal causes are
+//! logged where they are turned into a response ([`ServiceError::log_cause`])
+//! and never shown.
 
-use parley::{LifecycleError, ValidationError};
+use parley::{ErrorKind, LifecycleError, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -34,9 +37,41 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
+    /// What kind of refusal this is: the one mapping the HTTP status and the
+    /// socket's error code both come from.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ServiceError::Validation(_) => ErrorKind::Invalid,
+            ServiceError::Unauthorized => ErrorKind::Unauthorized,
+            ServiceError::Forbidden(_) => ErrorKind::Forbidden,
+            ServiceError::NotFound(_) => ErrorKind::NotFound,
+            ServiceError::Lifecycle(LifecycleError::Closed) => ErrorKind::Closed,
+            ServiceError::Lifecycle(_) | ServiceError::Conflict(_) => ErrorKind::Conflict,
+            ServiceError::RateLimited { .. } => ErrorKind::RateLimited,
+            ServiceError::Database(_) | ServiceError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// Whether the cause is ours, not the caller's: log it, show a generic sentence.
     pub fn is_internal(&self) -> bool {
-        matches!(self, ServiceError::Database(_) | ServiceError::Internal(_))
+        self.kind() == ErrorKind::Internal
+    }
+
+    /// Logs an internal cause (the database's own words included) in the
+    /// current span — the request's or the socket's. Call it once, where the
+    /// error is turned into a response; refusals the user caused are not logged.
+    pub fn log_cause(&self, failed: &'static str) {
+        if self.is_internal() {
+            tracing::error!(error = %self, "{failed} failed");
+        }
+    }
+
+    /// How long to wait before trying again, for rate limits.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            ServiceError::RateLimited { retry_after_ms } => Some(*retry_after_ms),
+            _ => None,
+        }
     }
 
     /// The sentence a user may read: internal causes are hidden.
@@ -78,3 +113,56 @@ impl From<LifecycleError> for ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley::ConversationStatus;
+
+    #[test]
+    fn a_conflict_is_one_kind_on_every_path() {
+        let cases = [
+            (
+                ServiceError::Conflict("already assigned".into()),
+                ErrorKind::Conflict,
+            ),
+            (
+                ServiceError::from(LifecycleError::NotAllowed {
+                    from: ConversationStatus::Resolved,
+                    to: ConversationStatus::Open,
+                }),
+                ErrorKind::Conflict,
+            ),
+            (ServiceError::from(LifecycleError::Closed), ErrorKind::Closed),
+            (
+                ServiceError::from(LifecycleError::AdminOnly),
+                ErrorKind::Forbidden,
+            ),
+            (
+                ValidationError::new("body", "Write something.").into(),
+                ErrorKind::Invalid,
+            ),
+            (ServiceError::NotFound("Conversation"), ErrorKind::NotFound),
+            (
+                ServiceError::RateLimited { retry_after_ms: 5 },
+                ErrorKind::RateLimited,
+            ),
+            (ServiceError::Internal("disk full".into()), ErrorKind::Internal),
+        ];
+        for (err, kind) in cases {
+            assert_eq!(err.kind(), kind, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn internal_causes_are_never_shown() {
+        let err = ServiceError::Internal("the disk is full at /var/lib".into());
+        assert!(err.is_internal());
+        assert!(!err.public_message().contains("disk"));
+        let refusal = ServiceError::Conflict("The conversation is already unassigned.".into());
+        assert_eq!(
+            refusal.public_message(),
+            "The conversation is already unassigned."
+        );
+    }
+}

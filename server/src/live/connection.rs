@@ -21,7 +21,7 @@ use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use parley::model::{CurrentUser, PersonRef};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
-use parley::{ClientId, ConversationId, LifecycleError, Seq, UserId};
+use parley::{ClientId, ConversationId, Seq, UserId};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -428,35 +428,21 @@ async fn write_batch(
     sink.flush().await
 }
 
-/// A core error as an `error` frame: a code a program can act on and a sentence a person can read.
+/// A core error as an `error` frame: a code a program can act on and a
+/// sentence a person can read. The code is the error's kind, the same one
+/// that decides a server function's HTTP status.
 fn error_frame(
     err: &ServiceError,
     client_id: Option<&str>,
     conversation: Option<ConversationId>,
 ) -> ServerFrame {
-    let code = match err {
-        ServiceError::Validation(_) | ServiceError::Conflict(_) => ErrorCode::Invalid,
-        ServiceError::Unauthorized => ErrorCode::Unauthorized,
-        ServiceError::Forbidden(_) => ErrorCode::Forbidden,
-        ServiceError::NotFound(_) => ErrorCode::NotFound,
-        ServiceError::Lifecycle(LifecycleError::Closed) => ErrorCode::Closed,
-        ServiceError::Lifecycle(_) => ErrorCode::Invalid,
-        ServiceError::RateLimited { .. } => ErrorCode::RateLimited,
-        ServiceError::Database(_) | ServiceError::Internal(_) => {
-            tracing::error!(error = %err, "socket action failed");
-            ErrorCode::Internal
-        }
-    };
-    let retry_after_ms = match err {
-        ServiceError::RateLimited { retry_after_ms } => Some(*retry_after_ms),
-        _ => None,
-    };
+    err.log_cause("socket action");
     ServerFrame::Error {
-        code,
+        code: err.kind(),
         message: err.public_message(),
         client_id: client_id.map(str::to_owned),
         conversation_id: conversation,
-        retry_after_ms,
+        retry_after_ms: err.retry_after_ms(),
     }
 }
 

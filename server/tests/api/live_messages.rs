@@ -385,6 +385,63 @@ async fn staff_watching_the_inbox_and_customers_see_list_updates() {
     .await;
 }
 
+/// One kind decides both paths: what the socket's `code` says is what a
+/// server function's `kind` says (and its HTTP status follows from it).
+#[tokio::test]
+async fn a_refusal_has_the_same_kind_over_http_and_on_the_socket() {
+    let app = spawn_app().await;
+    let (alice, _) = app.signed_in("alice@example.com", Role::Customer).await;
+    let (admin, _) = app.signed_in("admin@example.com", Role::Admin).await;
+    let id = start(&alice, "Please close this").await;
+    let ids = id.to_string();
+    let (status, _) = admin
+        .call(
+            "conversations/status",
+            &[("conversation_id", &ids), ("status", "closed")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = alice
+        .call(
+            "conversations/send",
+            &[
+                ("conversation_id", &ids),
+                ("body", "Hello?"),
+                ("client_id", "http-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["kind"], "closed", "{body}");
+
+    let mut socket = live(&alice).await;
+    send_text(&mut socket, id, "ws-1", "Hello?", false).await;
+    match expect_frame(&mut socket, "error", |f| matches!(f, ServerFrame::Error { .. })).await {
+        ServerFrame::Error { code, client_id, .. } => {
+            assert_eq!(code, ErrorCode::Closed);
+            assert_eq!(code.as_str(), body["kind"].as_str().unwrap_or_default());
+            assert_eq!(code.http_status(), status.as_u16());
+            assert_eq!(client_id.as_deref(), Some("ws-1"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A move the state does not allow is a conflict, and says so by its kind.
+    let other = start(&alice, "Still open").await.to_string();
+    let (status, body) = admin
+        .call(
+            "conversations/status",
+            &[("conversation_id", &other), ("status", "open")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict")),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn sending_is_rate_limited_with_a_retry_after() {
     let app = spawn_app_with(ServeArgs {

@@ -1,6 +1,10 @@
 //! Typed ids. Every id that crosses a boundary is a newtype so that a
 //! conversation id can never be passed where a user id is expected — the
 //! compiler catches the kind of swap that ownership checks exist to refuse.
+//!
+//! With the `sqlx` feature (the server's build) each is also an SQL type,
+//! stored as its bare number (`#[sqlx(transparent)]`), so queries bind and
+//! read ids, not `i64`s.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -11,6 +15,7 @@ macro_rules! numeric_id {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
         pub struct $name(pub i64);
 
         impl fmt::Display for $name {
@@ -51,6 +56,7 @@ numeric_id!(
 /// because global ids can become visible out of order under concurrent commits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
 pub struct Seq(pub i64);
 
 impl fmt::Display for Seq {
@@ -63,6 +69,7 @@ impl fmt::Display for Seq {
 /// (after a dropped socket) is recognised and never stored twice.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
 pub struct ClientId(String);
 
 impl ClientId {

@@ -1,6 +1,9 @@
 //! The data shapes that cross the wire: returned by server functions, carried
 //! in WebSocket frames, rendered by the components. Each is a plain serde
 //! struct; the server builds them from rows, the browser only reads them.
+//! Where a shape is exactly a row (a user, a person, a canned response, …) it
+//! also derives `sqlx::FromRow` in the server's build (feature `sqlx`), so the
+//! store reads it by column name instead of through a tuple.
 
 use crate::{
     Availability, CannedResponseId, ConversationId, ConversationStatus, MessageId, Role, Seq, Timestamp,
@@ -10,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// The signed-in user, as the UI needs them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct CurrentUser {
     pub id: UserId,
     pub name: String,
@@ -19,6 +23,7 @@ pub struct CurrentUser {
 
 /// Someone named in a row: a sender, an assignee, an actor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct PersonRef {
     pub id: UserId,
     pub name: String,
@@ -27,6 +32,7 @@ pub struct PersonRef {
 
 /// One line of the admin's user list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct UserListItem {
     pub id: UserId,
     pub name: String,
@@ -39,6 +45,11 @@ pub struct UserListItem {
 /// changes and assignments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(
+    feature = "sqlx",
+    derive(sqlx::Type),
+    sqlx(type_name = "text", rename_all = "snake_case")
+)]
 pub enum MessageKind {
     Text,
     System,
@@ -136,6 +147,7 @@ pub struct HistoryPage {
 
 /// A read marker: `user` has seen everything up to `seq`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct ReadMarker {
     pub user_id: UserId,
     pub role: Role,
@@ -155,6 +167,7 @@ pub struct ThreadView {
 
 /// A link to another conversation of the same customer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct ConversationLink {
     pub id: ConversationId,
     pub title: String,
@@ -185,6 +198,7 @@ pub struct AuditEntry {
 
 /// A prepared answer staff insert with `/shortcut`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
 pub struct CannedResponse {
     pub id: CannedResponseId,
     pub shortcut: String,

@@ -11,7 +11,7 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use parley::model::{CurrentUser, UserListItem};
 use parley::validate::{DisplayName, Email, Password};
-use parley::{Role, Timestamp, UserId, ValidationError};
+use parley::{Role, UserId, ValidationError};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_sessions::Session;
@@ -19,45 +19,15 @@ use tower_sessions::Session;
 /// The session key under which the signed-in user's id is kept.
 const SESSION_USER_KEY: &str = "user_id";
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: i64,
-    email: String,
-    name: String,
-    role: String,
-    created_at: i64,
-}
-
-impl UserRow {
-    fn role(&self) -> ServiceResult<Role> {
-        self.role
-            .parse()
-            .map_err(|_| ServiceError::Internal(format!("user {} has unknown role {:?}", self.id, self.role)))
-    }
-
-    fn into_current(self) -> ServiceResult<CurrentUser> {
-        let role = self.role()?;
-        Ok(CurrentUser {
-            id: UserId(self.id),
-            name: self.name,
-            email: self.email,
-            role,
-        })
-    }
-
-    fn into_list_item(self) -> ServiceResult<UserListItem> {
-        let role = self.role()?;
-        Ok(UserListItem {
-            id: UserId(self.id),
-            name: self.name,
-            email: self.email,
-            role,
-            created_at: Timestamp(self.created_at),
-        })
-    }
-}
-
+/// The columns [`CurrentUser`] and [`UserListItem`] are read from.
 const USER_COLUMNS: &str = "id, email, name, role, created_at";
+
+/// What sign-in needs to check a password.
+#[derive(sqlx::FromRow)]
+struct Credentials {
+    id: UserId,
+    password_hash: String,
+}
 
 /// Argon2 is meant to be expensive: each hash or check takes ~19 MiB and
 /// tens of milliseconds of a core. Running more at once than there are cores
@@ -131,19 +101,19 @@ pub async fn create_user(
     password: &Password,
 ) -> ServiceResult<CurrentUser> {
     let hash = hash_password(password).await?;
-    let row: Result<UserRow, sqlx::Error> = sqlx::query_as(&format!(
+    let user: Result<CurrentUser, sqlx::Error> = sqlx::query_as(&format!(
         "INSERT INTO users (email, name, role, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
     ))
     .bind(email.as_str())
     .bind(name.as_str())
-    .bind(role.as_str())
+    .bind(role)
     .bind(&hash)
-    .bind(clock::now().millis())
+    .bind(clock::now())
     .fetch_one(&db.write)
     .await;
-    match row {
-        Ok(row) => row.into_current(),
+    match user {
+        Ok(user) => Ok(user),
         Err(e) if is_unique_violation(&e) => Err(ValidationError::new(
             "email",
             "An account with this email already exists. Sign in instead?",
@@ -168,34 +138,36 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> ServiceResult
     if password.is_empty() {
         return Err(ValidationError::new("password", "Enter your password.").into());
     }
-    let found: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+    let found: Option<Credentials> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(&db.read)
         .await?;
-    let Some((id, hash)) = found else {
+    let Some(found) = found else {
         verify_password(password, decoy_hash().await?).await?;
         return Err(wrong());
     };
-    if !verify_password(password, &hash).await? {
+    if !verify_password(password, &found.password_hash).await? {
         return Err(wrong());
     }
-    get_user(db, UserId(id)).await?.ok_or_else(wrong)
+    get_user(db, found.id).await?.ok_or_else(wrong)
 }
 
 pub async fn get_user(db: &Db, id: UserId) -> ServiceResult<Option<CurrentUser>> {
-    let row: Option<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-        .bind(id.0)
-        .fetch_optional(&db.read)
-        .await?;
-    row.map(UserRow::into_current).transpose()
+    Ok(
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.read)
+            .await?,
+    )
 }
 
 /// Every account, newest first (admin only: the caller checks).
 pub async fn list_users(db: &Db) -> ServiceResult<Vec<UserListItem>> {
-    let rows: Vec<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id DESC"))
-        .fetch_all(&db.read)
-        .await?;
-    rows.into_iter().map(UserRow::into_list_item).collect()
+    Ok(
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id DESC"))
+            .fetch_all(&db.read)
+            .await?,
+    )
 }
 
 /// An admin changes someone's role. Admins cannot change their own role, so
@@ -214,16 +186,16 @@ pub async fn set_role(
             "You cannot change your own role; ask another admin.".to_owned(),
         ));
     }
-    let row: Option<UserRow> = sqlx::query_as(&format!(
+    let changed: Option<UserListItem> = sqlx::query_as(&format!(
         "UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}"
     ))
-    .bind(role.as_str())
-    .bind(target.0)
+    .bind(role)
+    .bind(target)
     .fetch_optional(&db.write)
     .await?;
-    let row = row.ok_or(ServiceError::NotFound("User"))?;
+    let changed = changed.ok_or(ServiceError::NotFound("User"))?;
     tracing::info!(actor = %actor.id, target = %target, role = %role, "role changed");
-    row.into_list_item()
+    Ok(changed)
 }
 
 /// Starts a signed-in session: a new session id (so a session id planted
@@ -234,7 +206,7 @@ pub async fn sign_in(session: &Session, user: &CurrentUser) -> ServiceResult<()>
         .await
         .map_err(|e| ServiceError::Internal(format!("rotating the session id failed: {e}")))?;
     session
-        .insert(SESSION_USER_KEY, user.id.0)
+        .insert(SESSION_USER_KEY, user.id)
         .await
         .map_err(|e| ServiceError::Internal(format!("writing the session failed: {e}")))
 }
@@ -249,12 +221,12 @@ pub async fn sign_out(session: &Session) -> ServiceResult<()> {
 
 /// The user this session belongs to, if it is signed in and the account still exists.
 pub async fn session_user(db: &Db, session: &Session) -> ServiceResult<Option<CurrentUser>> {
-    let id: Option<i64> = session
+    let id: Option<UserId> = session
         .get(SESSION_USER_KEY)
         .await
         .map_err(|e| ServiceError::Internal(format!("reading the session failed: {e}")))?;
     match id {
-        Some(id) => get_user(db, UserId(id)).await,
+        Some(id) => get_user(db, id).await,
         None => Ok(None),
     }
 }

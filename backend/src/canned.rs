@@ -7,17 +7,6 @@ use parley::model::{CannedResponse, CurrentUser};
 use parley::validate::{CannedTitle, MessageBody, Shortcut};
 use parley::{CannedResponseId, ValidationError};
 
-type Row = (i64, String, String, String);
-
-fn from_row((id, shortcut, title, body): Row) -> CannedResponse {
-    CannedResponse {
-        id: CannedResponseId(id),
-        shortcut,
-        title,
-        body,
-    }
-}
-
 fn require_admin(user: &CurrentUser) -> ServiceResult<()> {
     if user.role.is_admin() {
         Ok(())
@@ -35,11 +24,11 @@ pub async fn list(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<CannedResp
             "Canned responses are for the support team.",
         ));
     }
-    let rows: Vec<Row> =
+    Ok(
         sqlx::query_as("SELECT id, shortcut, title, body FROM canned_responses ORDER BY shortcut")
             .fetch_all(&db.read)
-            .await?;
-    Ok(rows.into_iter().map(from_row).collect())
+            .await?,
+    )
 }
 
 fn taken(e: sqlx::Error) -> ServiceError {
@@ -63,8 +52,8 @@ pub async fn save(
     let shortcut = Shortcut::parse(shortcut)?;
     let title = CannedTitle::parse(title)?;
     let body = MessageBody::parse(body)?;
-    let now = clock::now().0;
-    let row: Option<Row> = match id {
+    let now = clock::now();
+    let saved: Option<CannedResponse> = match id {
         None => sqlx::query_as(
             "INSERT INTO canned_responses (shortcut, title, body, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id, shortcut, title, body",
@@ -72,7 +61,7 @@ pub async fn save(
         .bind(shortcut.as_str())
         .bind(title.as_str())
         .bind(body.as_str())
-        .bind(admin.id.0)
+        .bind(admin.id)
         .bind(now)
         .fetch_optional(&db.write)
         .await
@@ -85,19 +74,19 @@ pub async fn save(
         .bind(title.as_str())
         .bind(body.as_str())
         .bind(now)
-        .bind(id.0)
+        .bind(id)
         .fetch_optional(&db.write)
         .await
         .map_err(taken)?,
     };
-    row.map(from_row).ok_or(ServiceError::NotFound("Canned response"))
+    saved.ok_or(ServiceError::NotFound("Canned response"))
 }
 
 /// Deletes a canned response (admins only).
 pub async fn delete(db: &Db, admin: &CurrentUser, id: CannedResponseId) -> ServiceResult<()> {
     require_admin(admin)?;
     let result = sqlx::query("DELETE FROM canned_responses WHERE id = $1")
-        .bind(id.0)
+        .bind(id)
         .execute(&db.write)
         .await?;
     if result.rows_affected() == 0 {

@@ -6,7 +6,7 @@ use crate::bus::Event;
 use crate::error::ServiceResult;
 use crate::{clock, Backend, Db, ServiceError};
 use parley::model::{CurrentUser, PersonRef};
-use parley::{Availability, Role, UserId};
+use parley::{Availability, UserId};
 
 /// A staff member and their chosen availability.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,51 +15,41 @@ pub struct StaffAvailability {
     pub availability: Availability,
 }
 
+/// A staff member and what they chose, as the query returns it.
+#[derive(sqlx::FromRow)]
+struct AvailabilityRow {
+    #[sqlx(flatten)]
+    person: PersonRef,
+    /// `None`: never chosen.
+    availability: Option<Availability>,
+}
+
 /// Every agent and admin with their availability (offline if never set).
 pub async fn staff_availability(db: &Db) -> ServiceResult<Vec<StaffAvailability>> {
-    let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+    let rows: Vec<AvailabilityRow> = sqlx::query_as(
         "SELECT u.id, u.name, u.role, a.availability FROM users u \
          LEFT JOIN staff_availability a ON a.user_id = u.id \
          WHERE u.role IN ('agent', 'admin') ORDER BY u.name, u.id",
     )
     .fetch_all(&db.read)
     .await?;
-    rows.into_iter()
-        .map(|(id, name, role, availability)| {
-            let role: Role = role
-                .parse()
-                .map_err(|_| ServiceError::Internal(format!("unknown role {role:?}")))?;
-            let availability = availability
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|_| ServiceError::Internal("unknown availability".into()))?
-                .unwrap_or_default();
-            Ok(StaffAvailability {
-                person: PersonRef {
-                    id: UserId(id),
-                    name,
-                    role,
-                },
-                availability,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| StaffAvailability {
+            person: row.person,
+            availability: row.availability.unwrap_or_default(),
         })
-        .collect()
+        .collect())
 }
 
 /// The availability a staff member chose (offline if never set).
 pub async fn availability_of(db: &Db, user: UserId) -> ServiceResult<Availability> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT availability FROM staff_availability WHERE user_id = $1")
-            .bind(user.0)
+    let chosen: Option<Availability> =
+        sqlx::query_scalar("SELECT availability FROM staff_availability WHERE user_id = $1")
+            .bind(user)
             .fetch_optional(&db.read)
             .await?;
-    match row {
-        Some((raw,)) => raw
-            .parse()
-            .map_err(|_| ServiceError::Internal(format!("unknown availability {raw:?}"))),
-        None => Ok(Availability::Offline),
-    }
+    Ok(chosen.unwrap_or_default())
 }
 
 /// A staff member sets their own availability; announced to the hubs.
@@ -77,9 +67,9 @@ pub async fn set_availability(
         "INSERT INTO staff_availability (user_id, availability, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (user_id) DO UPDATE SET availability = excluded.availability, updated_at = excluded.updated_at",
     )
-    .bind(staff.id.0)
-    .bind(availability.as_str())
-    .bind(clock::now().0)
+    .bind(staff.id)
+    .bind(availability)
+    .bind(clock::now())
     .execute(&backend.db.write)
     .await?;
     backend.bus.publish(Event::Availability {

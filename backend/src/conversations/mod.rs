@@ -22,8 +22,7 @@ pub use write::{assign, change_status, mark_read, send, start, Sent};
 
 use crate::error::ServiceResult;
 use crate::ServiceError;
-use parley::model::{CurrentUser, MessageKind, PersonRef};
-use parley::{ConversationStatus, Role};
+use parley::model::{CurrentUser, PersonRef};
 
 /// Rows per list page.
 pub const LIST_PAGE: i64 = 30;
@@ -73,20 +72,6 @@ pub(crate) fn require_staff(user: &CurrentUser) -> ServiceResult<()> {
     } else {
         Err(ServiceError::Forbidden("This is for the support team."))
     }
-}
-
-pub(crate) fn parse_status(raw: &str) -> ServiceResult<ConversationStatus> {
-    raw.parse()
-        .map_err(|_| ServiceError::Internal(format!("unknown conversation status {raw:?} in the database")))
-}
-
-pub(crate) fn parse_role(raw: &str) -> ServiceResult<Role> {
-    raw.parse()
-        .map_err(|_| ServiceError::Internal(format!("unknown role {raw:?} in the database")))
-}
-
-pub(crate) fn parse_kind(raw: &str) -> ServiceResult<MessageKind> {
-    MessageKind::parse(raw).ok_or_else(|| ServiceError::Internal(format!("unknown message kind {raw:?}")))
 }
 
 pub(crate) fn person(user: &CurrentUser) -> PersonRef {

@@ -2,17 +2,18 @@
 //! panel, the audit trail, badges.
 
 use super::rows::{
-    fetch_page, page_by_activity, read_state, summary_query, summary_query_from, MessageRow, SummaryRow,
-    MESSAGE_SELECT,
+    fetch_page, joined_person, page_by_activity, read_state, summary_query, summary_query_from, MessageRow,
+    SummaryRow, MESSAGE_SELECT,
 };
-use super::{mark_read, parse_role, parse_status, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
+use super::{mark_read, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
 use crate::error::ServiceResult;
 use crate::{Backend, Db, ServiceError};
 use parley::model::{
     AuditEntry, ConversationLink, ConversationPage, ConversationSummary, CurrentUser, CustomerProfile,
     HistoryPage, InboxCursor, InboxFilter, InboxTab, Message, PersonRef, ReadMarker, ThreadView,
+    UserListItem,
 };
-use parley::{ConversationId, Seq, Timestamp, UserId};
+use parley::{ConversationId, Role, Seq, Timestamp, UserId};
 
 /// A conversation's list rows for staff and for its customer, without unread counts.
 pub async fn summaries(
@@ -21,7 +22,7 @@ pub async fn summaries(
 ) -> ServiceResult<(ConversationSummary, ConversationSummary)> {
     let mut staff = summary_query(Audience::Staff, None);
     staff.push("WHERE c.id = ");
-    staff.push_bind(id.0);
+    staff.push_bind(id);
     let staff: SummaryRow = staff
         .build_query_as()
         .fetch_optional(&db.read)
@@ -29,13 +30,13 @@ pub async fn summaries(
         .ok_or(NOT_FOUND)?;
     let mut customer = summary_query(Audience::Customer, None);
     customer.push("WHERE c.id = ");
-    customer.push_bind(id.0);
+    customer.push_bind(id);
     let customer: SummaryRow = customer
         .build_query_as()
         .fetch_optional(&db.read)
         .await?
         .ok_or(NOT_FOUND)?;
-    Ok((staff.into_summary()?, customer.into_summary()?))
+    Ok((staff.into(), customer.into()))
 }
 
 /// A customer's own conversations, newest (visible) activity first.
@@ -51,7 +52,7 @@ pub async fn list_for_customer(
     }
     let mut q = summary_query(Audience::Customer, Some(customer.id));
     q.push("WHERE c.customer_id = ");
-    q.push_bind(customer.id.0);
+    q.push_bind(customer.id);
     page_by_activity(&mut q, "c.last_public_at", before);
     fetch_page(&mut q, db).await
 }
@@ -78,7 +79,7 @@ pub async fn inbox(
         InboxTab::All => {}
         InboxTab::Mine => {
             q.push(" AND c.assignee_id = ");
-            q.push_bind(staff.id.0);
+            q.push_bind(staff.id);
         }
         InboxTab::Unassigned => {
             q.push(" AND c.assignee_id IS NULL");
@@ -86,7 +87,7 @@ pub async fn inbox(
     }
     if let Some(status) = filter.status {
         q.push(" AND c.status = ");
-        q.push_bind(status.as_str());
+        q.push_bind(status);
     }
     if filter.unanswered {
         // Spelled like the partial index's predicate, which `INDEXED BY` needs.
@@ -104,13 +105,13 @@ pub async fn summary_for(
 ) -> ServiceResult<ConversationSummary> {
     let mut q = summary_query(Audience::of(viewer), Some(viewer.id));
     q.push("WHERE c.id = ");
-    q.push_bind(id.0);
+    q.push_bind(id);
     let row: SummaryRow = q
         .build_query_as()
         .fetch_optional(&db.read)
         .await?
         .ok_or(NOT_FOUND)?;
-    let summary = row.into_summary()?;
+    let summary = ConversationSummary::from(row);
     if !viewer.role.is_staff() && summary.customer.id != viewer.id {
         return Err(NOT_FOUND);
     }
@@ -131,17 +132,17 @@ pub async fn history(
          ORDER BY m.seq DESC LIMIT $3",
         audience.visible("m")
     ))
-    .bind(conversation.0)
-    .bind(before.map_or(i64::MAX, |s| s.0))
+    .bind(conversation)
+    .bind(before.unwrap_or(Seq(i64::MAX)))
     .bind(HISTORY_PAGE + 1)
     .fetch_all(&db.read)
     .await?;
     let has_older = rows.len() as i64 > HISTORY_PAGE;
-    let mut messages = rows
+    let mut messages: Vec<Message> = rows
         .into_iter()
         .take(HISTORY_PAGE as usize)
-        .map(MessageRow::into_message)
-        .collect::<ServiceResult<Vec<_>>>()?;
+        .map(Message::from)
+        .collect();
     messages.reverse();
     Ok(HistoryPage { messages, has_older })
 }
@@ -159,12 +160,12 @@ pub async fn replay(
         "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq > $2 AND {} ORDER BY m.seq LIMIT $3",
         audience.visible("m")
     ))
-    .bind(conversation.0)
-    .bind(after.0)
+    .bind(conversation)
+    .bind(after)
     .bind(limit)
     .fetch_all(&db.read)
     .await?;
-    rows.into_iter().map(MessageRow::into_message).collect()
+    Ok(rows.into_iter().map(Message::from).collect())
 }
 
 /// Whether `viewer` may see the conversation; its customer's id if so.
@@ -175,7 +176,7 @@ pub async fn authorize_view(
 ) -> ServiceResult<UserId> {
     let state = read_state(db, conversation).await?;
     state.authorize(viewer)?;
-    Ok(UserId(state.customer_id))
+    Ok(state.customer_id)
 }
 
 /// Everything a thread page needs; opening it marks it read.
@@ -188,24 +189,14 @@ pub async fn open_thread(
     let last_seq = history.messages.last().map(|m| m.seq).unwrap_or_default();
     mark_read(backend, viewer, id, last_seq).await?;
     let summary = summary_for(&backend.db, viewer, id).await?;
-    let markers: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT r.user_id, u.role, r.last_read_seq FROM read_markers r JOIN users u ON u.id = r.user_id \
-         WHERE r.conversation_id = $1 AND r.user_id <> $2",
+    let read_markers: Vec<ReadMarker> = sqlx::query_as(
+        "SELECT r.user_id, u.role, r.last_read_seq AS seq FROM read_markers r \
+         JOIN users u ON u.id = r.user_id WHERE r.conversation_id = $1 AND r.user_id <> $2",
     )
-    .bind(id.0)
-    .bind(viewer.id.0)
+    .bind(id)
+    .bind(viewer.id)
     .fetch_all(&backend.db.read)
     .await?;
-    let read_markers = markers
-        .into_iter()
-        .map(|(user, role, seq)| {
-            Ok(ReadMarker {
-                user_id: UserId(user),
-                role: parse_role(&role)?,
-                seq: Seq(seq),
-            })
-        })
-        .collect::<ServiceResult<Vec<_>>>()?;
     Ok(ThreadView {
         summary,
         history,
@@ -222,35 +213,25 @@ pub async fn customer_profile(
 ) -> ServiceResult<CustomerProfile> {
     require_staff(staff)?;
     let state = read_state(db, conversation).await?;
-    let (id, name, email, created_at): (i64, String, String, i64) =
-        sqlx::query_as("SELECT id, name, email, created_at FROM users WHERE id = $1")
+    let customer: UserListItem =
+        sqlx::query_as("SELECT id, name, email, role, created_at FROM users WHERE id = $1")
             .bind(state.customer_id)
             .fetch_one(&db.read)
             .await?;
-    let others: Vec<(i64, String, String, i64)> = sqlx::query_as(
+    let other_conversations: Vec<ConversationLink> = sqlx::query_as(
         "SELECT id, title, status, last_activity_at FROM conversations \
          WHERE customer_id = $1 AND id <> $2 ORDER BY last_activity_at DESC, id DESC LIMIT 20",
     )
     .bind(state.customer_id)
-    .bind(conversation.0)
+    .bind(conversation)
     .fetch_all(&db.read)
     .await?;
     Ok(CustomerProfile {
-        id: UserId(id),
-        name,
-        email,
-        member_since: Timestamp(created_at),
-        other_conversations: others
-            .into_iter()
-            .map(|(id, title, status, at)| {
-                Ok(ConversationLink {
-                    id: ConversationId(id),
-                    title,
-                    status: parse_status(&status)?,
-                    last_activity_at: Timestamp(at),
-                })
-            })
-            .collect::<ServiceResult<Vec<_>>>()?,
+        id: customer.id,
+        name: customer.name,
+        email: customer.email,
+        member_since: customer.created_at,
+        other_conversations,
     })
 }
 
@@ -269,58 +250,50 @@ pub async fn audit_trail(
          e.to_value, e.created_at FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id \
          WHERE e.conversation_id = $1 ORDER BY e.id",
     )
-    .bind(conversation.0)
+    .bind(conversation)
     .fetch_all(&db.read)
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let actor = match (row.actor_id, row.actor_name, row.actor_role) {
-                (Some(id), Some(name), Some(role)) => Some(PersonRef {
-                    id: UserId(id),
-                    name,
-                    role: parse_role(&role)?,
-                }),
-                _ => None,
-            };
-            Ok(AuditEntry {
-                actor,
-                action: row.action,
-                from_value: row.from_value,
-                to_value: row.to_value,
-                at: Timestamp(row.created_at),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| AuditEntry {
+            actor: joined_person(row.actor_id, row.actor_name, row.actor_role),
+            action: row.action,
+            from_value: row.from_value,
+            to_value: row.to_value,
+            at: row.created_at,
         })
-        .collect()
+        .collect())
 }
 
+/// An audit row with its actor (gone if the account was deleted).
 #[derive(sqlx::FromRow)]
 struct AuditRow {
-    actor_id: Option<i64>,
+    actor_id: Option<UserId>,
     actor_name: Option<String>,
-    actor_role: Option<String>,
+    actor_role: Option<Role>,
     action: String,
     from_value: Option<String>,
     to_value: Option<String>,
-    created_at: i64,
+    created_at: Timestamp,
 }
 
 /// The badge count: for a customer, unread messages across their
 /// conversations; for staff, conversations waiting for an answer.
 pub async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
-    let (count,): (i64,) = if viewer.role.is_staff() {
-        sqlx::query_as(
+    let count: i64 = if viewer.role.is_staff() {
+        sqlx::query_scalar(
             "SELECT COUNT(*) FROM conversations c WHERE c.awaiting_reply = 1 AND c.status IN ('open', 'active')",
         )
         .fetch_one(&db.read)
         .await?
     } else {
-        sqlx::query_as(
+        sqlx::query_scalar(
             "SELECT COUNT(*) FROM conversations c \
              LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.user_id = $1 \
              JOIN messages m ON m.conversation_id = c.id AND m.seq > COALESCE(rm.last_read_seq, 0) \
              WHERE c.customer_id = $1 AND m.kind = 'text' AND m.sender_id <> $1",
         )
-        .bind(viewer.id.0)
+        .bind(viewer.id)
         .fetch_one(&db.read)
         .await?
     };
@@ -330,17 +303,9 @@ pub async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
 /// Everyone who can be assigned a conversation.
 pub async fn staff_members(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<PersonRef>> {
     require_staff(viewer)?;
-    let rows: Vec<(i64, String, String)> =
+    Ok(
         sqlx::query_as("SELECT id, name, role FROM users WHERE role IN ('agent', 'admin') ORDER BY name, id")
             .fetch_all(&db.read)
-            .await?;
-    rows.into_iter()
-        .map(|(id, name, role)| {
-            Ok(PersonRef {
-                id: UserId(id),
-                name,
-                role: parse_role(&role)?,
-            })
-        })
-        .collect()
+            .await?,
+    )
 }

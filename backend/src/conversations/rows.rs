@@ -1,76 +1,85 @@
 //! The rows this module reads, and the one query that builds list rows.
+//! Rows are typed (`FromRow` over ids, enums and timestamps), so a column
+//! that does not hold what its type says fails as a decode error in the
+//! query, not as a string parsed later.
 
-use super::{parse_kind, parse_role, parse_status, Audience, LIST_PAGE, NOT_FOUND, PREVIEW_CHARS};
+use super::{Audience, LIST_PAGE, NOT_FOUND, PREVIEW_CHARS};
 use crate::error::ServiceResult;
 use crate::Db;
 use parley::model::{
-    ConversationPage, ConversationSummary, CurrentUser, InboxCursor, Message, MessagePreview, PersonRef,
+    ConversationPage, ConversationSummary, CurrentUser, InboxCursor, Message, MessageKind, MessagePreview,
+    PersonRef,
 };
 use parley::validate::preview;
-use parley::{ConversationId, ConversationStatus, MessageId, Seq, Timestamp, UserId};
+use parley::{ConversationId, ConversationStatus, MessageId, Role, Seq, Timestamp, UserId};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// One list row as the summary query returns it.
 #[derive(sqlx::FromRow)]
 pub(super) struct SummaryRow {
-    id: i64,
+    id: ConversationId,
     title: String,
     subject: Option<String>,
-    status: String,
-    created_at: i64,
-    activity_at: i64,
+    status: ConversationStatus,
+    created_at: Timestamp,
+    activity_at: Timestamp,
+    /// 0 or 1 (an INTEGER column: the flag both databases read alike).
     awaiting_reply: i64,
-    customer_id: i64,
+    customer_id: UserId,
     customer_name: String,
-    customer_role: String,
-    assignee_id: Option<i64>,
+    customer_role: Role,
+    assignee_id: Option<UserId>,
     assignee_name: Option<String>,
-    assignee_role: Option<String>,
-    lm_kind: Option<String>,
-    lm_sender_id: Option<i64>,
+    assignee_role: Option<Role>,
+    lm_kind: Option<MessageKind>,
+    lm_sender_id: Option<UserId>,
     lm_sender_name: Option<String>,
     lm_body: Option<String>,
-    lm_at: Option<i64>,
+    lm_at: Option<Timestamp>,
     unread: i64,
 }
 
-impl SummaryRow {
-    pub(super) fn into_summary(self) -> ServiceResult<ConversationSummary> {
-        let assignee = match (self.assignee_id, self.assignee_name, self.assignee_role) {
-            (Some(id), Some(name), Some(role)) => Some(PersonRef {
-                id: UserId(id),
-                name,
-                role: parse_role(&role)?,
-            }),
-            _ => None,
-        };
-        let last_message = match (self.lm_kind, self.lm_body, self.lm_at) {
+/// A person from a LEFT JOIN: present when all three columns are.
+pub(super) fn joined_person(
+    id: Option<UserId>,
+    name: Option<String>,
+    role: Option<Role>,
+) -> Option<PersonRef> {
+    match (id, name, role) {
+        (Some(id), Some(name), Some(role)) => Some(PersonRef { id, name, role }),
+        _ => None,
+    }
+}
+
+impl From<SummaryRow> for ConversationSummary {
+    fn from(row: SummaryRow) -> Self {
+        let last_message = match (row.lm_kind, row.lm_body, row.lm_at) {
             (Some(kind), Some(body), Some(at)) => Some(MessagePreview {
-                kind: parse_kind(&kind)?,
-                sender_id: self.lm_sender_id.map(UserId),
-                sender_name: self.lm_sender_name,
+                kind,
+                sender_id: row.lm_sender_id,
+                sender_name: row.lm_sender_name,
                 body: preview(&body, PREVIEW_CHARS),
-                at: Timestamp(at),
+                at,
             }),
             _ => None,
         };
-        Ok(ConversationSummary {
-            id: ConversationId(self.id),
-            title: self.title,
-            subject: self.subject,
-            status: parse_status(&self.status)?,
+        ConversationSummary {
+            id: row.id,
+            title: row.title,
+            subject: row.subject,
+            status: row.status,
             customer: PersonRef {
-                id: UserId(self.customer_id),
-                name: self.customer_name,
-                role: parse_role(&self.customer_role)?,
+                id: row.customer_id,
+                name: row.customer_name,
+                role: row.customer_role,
             },
-            assignee,
+            assignee: joined_person(row.assignee_id, row.assignee_name, row.assignee_role),
             last_message,
-            last_activity_at: Timestamp(self.activity_at),
-            unread: self.unread,
-            unanswered: self.awaiting_reply != 0,
-            created_at: Timestamp(self.created_at),
-        })
+            last_activity_at: row.activity_at,
+            unread: row.unread,
+            unanswered: row.awaiting_reply != 0,
+            created_at: row.created_at,
+        }
     }
 }
 
@@ -107,7 +116,7 @@ pub(super) fn summary_query_from<'a>(
                  AND um.seq > COALESCE(rm.last_read_seq, 0) AND um.kind IN ({}) AND um.sender_id <> ",
                 audience.unread_kinds()
             ));
-            q.push_bind(viewer.0);
+            q.push_bind(viewer);
             q.push(") AS unread ");
         }
         None => {
@@ -123,7 +132,7 @@ pub(super) fn summary_query_from<'a>(
     ));
     if let Some(viewer) = viewer {
         q.push("LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.user_id = ");
-        q.push_bind(viewer.0);
+        q.push_bind(viewer);
         q.push(" ");
     }
     // Without a viewer there is no read marker to join. (A constant-false
@@ -140,9 +149,9 @@ pub(super) fn page_by_activity(
 ) {
     if let Some(cursor) = before {
         q.push(format!(" AND ({activity}, c.id) < ("));
-        q.push_bind(cursor.at.0);
+        q.push_bind(cursor.at);
         q.push(", ");
-        q.push_bind(cursor.id.0);
+        q.push_bind(cursor.id);
         q.push(")");
     }
     q.push(format!(" ORDER BY {activity} DESC, c.id DESC LIMIT "));
@@ -152,11 +161,11 @@ pub(super) fn page_by_activity(
 pub(super) async fn fetch_page(q: &mut QueryBuilder<'_, Sqlite>, db: &Db) -> ServiceResult<ConversationPage> {
     let rows: Vec<SummaryRow> = q.build_query_as().fetch_all(&db.read).await?;
     let has_more = rows.len() as i64 > LIST_PAGE;
-    let mut summaries = rows
+    let mut summaries: Vec<ConversationSummary> = rows
         .into_iter()
         .take(LIST_PAGE as usize)
-        .map(SummaryRow::into_summary)
-        .collect::<ServiceResult<Vec<_>>>()?;
+        .map(ConversationSummary::from)
+        .collect();
     let next = if has_more {
         summaries.last().map(|s| InboxCursor {
             at: s.last_activity_at,
@@ -175,61 +184,49 @@ pub(super) async fn fetch_page(q: &mut QueryBuilder<'_, Sqlite>, db: &Db) -> Ser
 /// A message with its sender, as the history queries return it.
 #[derive(sqlx::FromRow)]
 pub(super) struct MessageRow {
-    id: i64,
-    conversation_id: i64,
-    seq: i64,
-    kind: String,
-    sender_id: Option<i64>,
+    id: MessageId,
+    conversation_id: ConversationId,
+    seq: Seq,
+    kind: MessageKind,
+    sender_id: Option<UserId>,
     sender_name: Option<String>,
-    sender_role: Option<String>,
+    sender_role: Option<Role>,
     body: String,
     client_id: Option<String>,
-    created_at: i64,
+    created_at: Timestamp,
 }
 
 pub(super) const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.kind, m.sender_id, \
      u.name AS sender_name, u.role AS sender_role, m.body, m.client_id, m.created_at \
      FROM messages m LEFT JOIN users u ON u.id = m.sender_id";
 
-impl MessageRow {
-    pub(super) fn into_message(self) -> ServiceResult<Message> {
-        let sender = match (self.sender_id, self.sender_name, self.sender_role) {
-            (Some(id), Some(name), Some(role)) => Some(PersonRef {
-                id: UserId(id),
-                name,
-                role: parse_role(&role)?,
-            }),
-            _ => None,
-        };
-        Ok(Message {
-            id: MessageId(self.id),
-            conversation_id: ConversationId(self.conversation_id),
-            seq: Seq(self.seq),
-            kind: parse_kind(&self.kind)?,
-            sender,
-            body: self.body,
-            client_id: self.client_id,
-            created_at: Timestamp(self.created_at),
-        })
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: row.id,
+            conversation_id: row.conversation_id,
+            seq: row.seq,
+            kind: row.kind,
+            sender: joined_person(row.sender_id, row.sender_name, row.sender_role),
+            body: row.body,
+            client_id: row.client_id,
+            created_at: row.created_at,
+        }
     }
 }
 
 /// The parts of a conversation that decide who may do what.
 #[derive(sqlx::FromRow, Clone)]
 pub(super) struct ConversationState {
-    pub(super) customer_id: i64,
-    pub(super) status: String,
-    pub(super) assignee_id: Option<i64>,
+    pub(super) customer_id: UserId,
+    pub(super) status: ConversationStatus,
+    pub(super) assignee_id: Option<UserId>,
 }
 
 impl ConversationState {
-    pub(super) fn status(&self) -> ServiceResult<ConversationStatus> {
-        parse_status(&self.status)
-    }
-
     /// Staff see every conversation; a customer only their own.
     pub(super) fn authorize(&self, viewer: &CurrentUser) -> ServiceResult<()> {
-        if viewer.role.is_staff() || self.customer_id == viewer.id.0 {
+        if viewer.role.is_staff() || self.customer_id == viewer.id {
             Ok(())
         } else {
             Err(NOT_FOUND)
@@ -243,7 +240,7 @@ pub(super) async fn read_state(db: &Db, id: ConversationId) -> ServiceResult<Con
     sqlx::query_as(&format!(
         "SELECT {STATE_COLUMNS} FROM conversations WHERE id = $1"
     ))
-    .bind(id.0)
+    .bind(id)
     .fetch_optional(&db.read)
     .await?
     .ok_or(NOT_FOUND)
@@ -259,7 +256,7 @@ pub(super) async fn lock_state(
     sqlx::query_as(&format!(
         "UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING {STATE_COLUMNS}"
     ))
-    .bind(id.0)
+    .bind(id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(NOT_FOUND)

@@ -2,7 +2,7 @@
 //! writer, announced on the bus after it commits.
 
 use super::rows::{lock_state, MessageRow, MESSAGE_SELECT};
-use super::{parse_role, person, require_staff, summaries, NOT_FOUND};
+use super::{person, require_staff, summaries, NOT_FOUND};
 use crate::bus::Event;
 use crate::error::{is_unique_violation, ServiceResult};
 use crate::{clock, Backend, Db, ServiceError};
@@ -24,28 +24,29 @@ async fn insert_message(
     client_id: Option<&ClientId>,
     now: Timestamp,
 ) -> Result<Message, sqlx::Error> {
-    let (seq,): (i64,) =
-        sqlx::query_as("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-            .bind(conversation.0)
-            .fetch_one(&mut *conn)
-            .await?;
-    let (id,): (i64,) = sqlx::query_as(
+    let seq: Seq = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(conversation)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: MessageId = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, client_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(conversation.0)
+    .bind(conversation)
     .bind(seq)
-    .bind(sender.map(|s| s.id.0))
-    .bind(kind.as_str())
+    .bind(sender.map(|s| s.id))
+    .bind(kind)
     .bind(body)
-    .bind(client_id.map(ClientId::as_str))
-    .bind(now.0)
+    .bind(client_id)
+    .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     Ok(Message {
-        id: MessageId(id),
+        id,
         conversation_id: conversation,
-        seq: Seq(seq),
+        seq,
         kind,
         sender: sender.cloned(),
         body: body.to_owned(),
@@ -57,7 +58,7 @@ async fn insert_message(
 /// What a write transaction changes on the conversation row besides the seq.
 struct RowChange<'a> {
     status: ConversationStatus,
-    assignee: Option<i64>,
+    assignee: Option<UserId>,
     /// The messages just inserted, in seq order.
     messages: &'a [Message],
     now: Timestamp,
@@ -93,11 +94,11 @@ async fn update_row(
          awaiting_reply = COALESCE($7, awaiting_reply) \
          WHERE id = $8",
     )
-    .bind(change.status.as_str())
+    .bind(change.status)
     .bind(change.assignee)
-    .bind(newest.map(|m| m.id.0))
-    .bind(change.now.0)
-    .bind(newest_public.map(|m| m.id.0))
+    .bind(newest.map(|m| m.id))
+    .bind(change.now)
+    .bind(newest_public.map(|m| m.id))
     // Notes move only the staff side's clock: a customer's list must not
     // even hint that the team wrote something private.
     .bind(
@@ -105,10 +106,10 @@ async fn update_row(
             .messages
             .iter()
             .any(|m| m.kind.visible_to_customer())
-            .then_some(change.now.0),
+            .then_some(change.now),
     )
     .bind(awaiting)
-    .bind(id.0)
+    .bind(id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -127,12 +128,12 @@ async fn audit(
         "INSERT INTO audit_events (conversation_id, actor_id, action, from_value, to_value, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(conversation.0)
-    .bind(actor.id.0)
+    .bind(conversation)
+    .bind(actor.id)
     .bind(action)
     .bind(from)
     .bind(to)
-    .bind(now.0)
+    .bind(now)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -153,10 +154,10 @@ async fn advance_marker(
          SET last_read_seq = excluded.last_read_seq, updated_at = excluded.updated_at \
          WHERE excluded.last_read_seq > read_markers.last_read_seq",
     )
-    .bind(conversation.0)
-    .bind(user.0)
-    .bind(seq.0)
-    .bind(now.0)
+    .bind(conversation)
+    .bind(user)
+    .bind(seq)
+    .bind(now)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() > 0)
@@ -239,18 +240,18 @@ pub async fn start(
 
     let mut writer = backend.db.write.acquire().await?;
     let mut tx = writer.begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
+    let id: ConversationId = sqlx::query_scalar(
         "INSERT INTO conversations (customer_id, subject, title, status, last_seq, \
          last_activity_at, last_public_at, awaiting_reply, created_at) \
-         VALUES ($1, $2, $3, 'open', 0, $4, $4, 1, $4) RETURNING id",
+         VALUES ($1, $2, $3, $4, 0, $5, $5, 1, $5) RETURNING id",
     )
-    .bind(customer.id.0)
+    .bind(customer.id)
     .bind(subject.as_ref().map(Subject::as_str))
     .bind(&title)
-    .bind(now.0)
+    .bind(ConversationStatus::Open)
+    .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    let id = ConversationId(id);
     let message = insert_message(
         &mut tx,
         id,
@@ -301,11 +302,11 @@ async fn find_by_client_id(db: &Db, sender: UserId, client_id: &ClientId) -> Ser
     let row: Option<MessageRow> = sqlx::query_as(&format!(
         "{MESSAGE_SELECT} WHERE m.sender_id = $1 AND m.client_id = $2"
     ))
-    .bind(sender.0)
-    .bind(client_id.as_str())
+    .bind(sender)
+    .bind(client_id)
     .fetch_optional(&db.read)
     .await?;
-    row.map(MessageRow::into_message).transpose()
+    Ok(row.map(Message::from))
 }
 
 fn resent(existing: Message, conversation: ConversationId) -> ServiceResult<Sent> {
@@ -359,7 +360,7 @@ pub async fn send(
     let mut tx = writer.begin().await?;
     let state = lock_state(&mut tx, conversation).await?;
     state.authorize(sender)?;
-    let status = state.status()?;
+    let status = state.status;
     let next_status = status.after_message(sender.role, note)?;
 
     let message = match insert_message(
@@ -404,7 +405,7 @@ pub async fn send(
             // An agent's first reply to an open conversation: it becomes
             // active and, if nobody has it, theirs.
             if assignee.is_none() {
-                assignee = Some(sender.id.0);
+                assignee = Some(sender.id);
                 audit(
                     &mut tx,
                     conversation,
@@ -449,7 +450,7 @@ pub async fn send(
         advance_marker(&mut tx, conversation, sender.id, last.seq, now).await?;
     }
     tx.commit().await?;
-    announce(backend, writer, conversation, UserId(state.customer_id), messages).await;
+    announce(backend, writer, conversation, state.customer_id, messages).await;
     Ok(Sent {
         message,
         duplicate: false,
@@ -469,7 +470,7 @@ pub async fn change_status(
     let mut writer = backend.db.write.acquire().await?;
     let mut tx = writer.begin().await?;
     let state = lock_state(&mut tx, conversation).await?;
-    let from = state.status()?;
+    let from = state.status;
     let to = from.transition(to, actor.role)?;
     let system = insert_message(
         &mut tx,
@@ -504,27 +505,17 @@ pub async fn change_status(
     )
     .await?;
     tx.commit().await?;
-    announce(backend, writer, conversation, UserId(state.customer_id), messages).await;
+    announce(backend, writer, conversation, state.customer_id, messages).await;
     Ok(to)
 }
 
 /// A member of the team, for assignment: `None` if there is no such staff member.
 async fn staff_member(db: &Db, id: UserId) -> ServiceResult<Option<PersonRef>> {
-    let row: Option<(i64, String, String)> = sqlx::query_as("SELECT id, name, role FROM users WHERE id = $1")
-        .bind(id.0)
+    let person: Option<PersonRef> = sqlx::query_as("SELECT id, name, role FROM users WHERE id = $1")
+        .bind(id)
         .fetch_optional(&db.read)
         .await?;
-    match row {
-        Some((id, name, role)) => {
-            let role = parse_role(&role)?;
-            Ok(role.is_staff().then_some(PersonRef {
-                id: UserId(id),
-                name,
-                role,
-            }))
-        }
-        None => Ok(None),
-    }
+    Ok(person.filter(|p| p.role.is_staff()))
 }
 
 /// Assigns the conversation to a staff member (`None`: to nobody). Assigning
@@ -549,11 +540,11 @@ pub async fn assign(
     let mut writer = backend.db.write.acquire().await?;
     let mut tx = writer.begin().await?;
     let state = lock_state(&mut tx, conversation).await?;
-    let status = state.status()?;
+    let status = state.status;
     if status == ConversationStatus::Closed {
         return Err(LifecycleError::Closed.into());
     }
-    let new_assignee = target.as_ref().map(|t| t.id.0);
+    let new_assignee = target.as_ref().map(|t| t.id);
     if state.assignee_id == new_assignee {
         return Err(ServiceError::Conflict(match &target {
             Some(t) => format!("The conversation is already assigned to {}.", t.name),
@@ -561,7 +552,7 @@ pub async fn assign(
         }));
     }
     let previous = match state.assignee_id {
-        Some(id) => staff_member(&backend.db, UserId(id)).await?.map(|p| p.name),
+        Some(id) => staff_member(&backend.db, id).await?.map(|p| p.name),
         None => None,
     };
     let mut messages = Vec::new();
@@ -613,8 +604,15 @@ pub async fn assign(
     )
     .await?;
     tx.commit().await?;
-    announce(backend, writer, conversation, UserId(state.customer_id), messages).await;
+    announce(backend, writer, conversation, state.customer_id, messages).await;
     Ok(target)
+}
+
+/// Whose conversation it is and how far it goes: what a read marker is checked against.
+#[derive(sqlx::FromRow)]
+struct ReadTarget {
+    customer_id: UserId,
+    last_seq: Seq,
 }
 
 /// Marks the conversation read by `viewer` up to `up_to` (clamped to the
@@ -625,16 +623,15 @@ pub async fn mark_read(
     conversation: ConversationId,
     up_to: Seq,
 ) -> ServiceResult<Option<Seq>> {
-    let (customer_id, last_seq): (i64, i64) =
-        sqlx::query_as("SELECT customer_id, last_seq FROM conversations WHERE id = $1")
-            .bind(conversation.0)
-            .fetch_optional(&backend.db.read)
-            .await?
-            .ok_or(NOT_FOUND)?;
-    if !viewer.role.is_staff() && customer_id != viewer.id.0 {
+    let target: ReadTarget = sqlx::query_as("SELECT customer_id, last_seq FROM conversations WHERE id = $1")
+        .bind(conversation)
+        .fetch_optional(&backend.db.read)
+        .await?
+        .ok_or(NOT_FOUND)?;
+    if !viewer.role.is_staff() && target.customer_id != viewer.id {
         return Err(NOT_FOUND);
     }
-    let seq = Seq(up_to.0.min(last_seq));
+    let seq = up_to.min(target.last_seq);
     if seq.0 <= 0 {
         return Ok(None);
     }
@@ -644,7 +641,7 @@ pub async fn mark_read(
     if moved {
         backend.bus.publish(Event::Read {
             conversation_id: conversation,
-            customer_id: UserId(customer_id),
+            customer_id: target.customer_id,
             user_id: viewer.id,
             role: viewer.role,
             up_to: seq,

@@ -5,7 +5,8 @@
 //! 2 passes) on the blocking pool, so a burst of logins cannot stall the
 //! async workers that carry live messages.
 
-use crate::error::{is_unique_violation, ServiceResult};
+use crate::constraints::{OnConstraint, Unique};
+use crate::error::ServiceResult;
 use crate::{clock, Db, ServiceError};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -101,7 +102,7 @@ pub async fn create_user(
     password: &Password,
 ) -> ServiceResult<CurrentUser> {
     let hash = hash_password(password).await?;
-    let user: Result<CurrentUser, sqlx::Error> = sqlx::query_as(&format!(
+    sqlx::query_as(&format!(
         "INSERT INTO users (email, name, role, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
     ))
@@ -111,16 +112,14 @@ pub async fn create_user(
     .bind(&hash)
     .bind(clock::now())
     .fetch_one(&db.write)
-    .await;
-    match user {
-        Ok(user) => Ok(user),
-        Err(e) if is_unique_violation(&e) => Err(ValidationError::new(
+    .await
+    .on_constraint(Unique::UserEmail, || {
+        ValidationError::new(
             "email",
             "An account with this email already exists. Sign in instead?",
         )
-        .into()),
-        Err(e) => Err(e.into()),
-    }
+        .into()
+    })
 }
 
 /// Registration from the public form: always a customer.

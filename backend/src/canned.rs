@@ -1,7 +1,8 @@
 //! Canned responses: prepared answers staff insert by typing `/shortcut`.
 //! Every staff member can use them; only admins write them.
 
-use crate::error::{is_unique_violation, ServiceResult};
+use crate::constraints::{OnConstraint, Unique};
+use crate::error::ServiceResult;
 use crate::{clock, Db, ServiceError};
 use parley::model::{CannedResponse, CurrentUser};
 use parley::validate::{CannedTitle, MessageBody, Shortcut};
@@ -31,12 +32,9 @@ pub async fn list(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<CannedResp
     )
 }
 
-fn taken(e: sqlx::Error) -> ServiceError {
-    if is_unique_violation(&e) {
-        ValidationError::new("shortcut", "Another response already uses this shortcut.").into()
-    } else {
-        e.into()
-    }
+/// What a taken shortcut means to the admin saving one.
+fn taken() -> ServiceError {
+    ValidationError::new("shortcut", "Another response already uses this shortcut.").into()
 }
 
 /// Creates (`id` = None) or updates a canned response (admins only).
@@ -65,7 +63,7 @@ pub async fn save(
         .bind(now)
         .fetch_optional(&db.write)
         .await
-        .map_err(taken)?,
+        .on_constraint(Unique::CannedShortcut, taken)?,
         Some(id) => sqlx::query_as(
             "UPDATE canned_responses SET shortcut = $1, title = $2, body = $3, updated_at = $4 \
              WHERE id = $5 RETURNING id, shortcut, title, body",
@@ -77,7 +75,7 @@ pub async fn save(
         .bind(id)
         .fetch_optional(&db.write)
         .await
-        .map_err(taken)?,
+        .on_constraint(Unique::CannedShortcut, taken)?,
     };
     saved.ok_or(ServiceError::NotFound("Canned response"))
 }

@@ -92,11 +92,6 @@ impl ServiceError {
     }
 }
 
-/// Whether a database error is a UNIQUE violation (both backends report it so).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 impl From<LifecycleError> for ServiceError {
     /// A move the role may not make is a refusal (403), not a conflict.
     fn from(err: LifecycleError) -> Self {

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`db`]: the SQLite pools, their settings and migrations.
 //! - [`error`]: [`ServiceError`], the one error every operation returns.
+//! - [`constraints`]: unique violations, matched by constraint on SQLite and Postgres.
 //! - [`clock`]: the current time as a [`parley::Timestamp`].
 //! - [`accounts`]: users, password hashing, sessions, roles.
 //! - [`conversations`]: lists, threads, messages, status, assignment, read markers.
@@ -20,6 +21,7 @@ pub mod accounts;
 pub mod bus;
 pub mod canned;
 pub mod clock;
+pub mod constraints;
 pub mod conversations;
 pub mod db;
 pub mod error;

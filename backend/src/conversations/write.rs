@@ -4,7 +4,8 @@
 use super::rows::{lock_state, MessageRow, MESSAGE_SELECT};
 use super::{person, require_staff, summaries, NOT_FOUND};
 use crate::bus::Event;
-use crate::error::{is_unique_violation, ServiceResult};
+use crate::constraints::{OnConstraint, Unique};
+use crate::error::ServiceResult;
 use crate::{clock, Backend, Db, ServiceError};
 use parley::model::{CurrentUser, Message, MessageKind, PersonRef};
 use parley::validate::{preview, MessageBody, Subject};
@@ -262,7 +263,9 @@ pub async fn start(
         now,
     )
     .await
-    .map_err(|e| duplicate_client_id(e, client_id))?;
+    .on_constraint(Unique::MessageClientId, || {
+        ValidationError::new("client_id", "This message id was already used.").into()
+    })?;
     update_row(
         &mut tx,
         id,
@@ -279,14 +282,6 @@ pub async fn start(
     tx.commit().await?;
     announce(backend, writer, id, customer.id, vec![message.clone()]).await;
     Ok((id, message))
-}
-
-fn duplicate_client_id(err: sqlx::Error, client_id: Option<&ClientId>) -> ServiceError {
-    if client_id.is_some() && is_unique_violation(&err) {
-        ValidationError::new("client_id", "This message id was already used.").into()
-    } else {
-        err.into()
-    }
 }
 
 /// A message that was written, or found already written under its `client_id`.
@@ -375,7 +370,7 @@ pub async fn send(
     .await
     {
         Ok(message) => message,
-        Err(e) if client_id.is_some() && is_unique_violation(&e) => {
+        Err(e) if client_id.is_some() && Unique::MessageClientId.violated_by(&e) => {
             // The same client_id raced in through another connection and won.
             drop(tx);
             let client_id = client_id.ok_or(ServiceError::Internal("client id vanished".into()))?;

@@ -7,5 +7,6 @@
 //!
 //! One binary (`cargo test -p backend --test store`) so it links once.
 
+mod constraints;
 mod helpers;
 mod typed;

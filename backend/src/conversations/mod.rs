@@ -10,7 +10,8 @@
 //!
 //! # Layout
 //! - [`rows`]: the row types and the one list query (list rows, messages, access state).
-//! - [`write`]: every change: start, send, status, assignment, read markers.
+//! - [`write`]: every change (start, send, status, assignment, read markers),
+//!   each one transaction through the one write helper, with a typed audit trail.
 //! - [`read`]: lists, threads, history, replay, panels, badges.
 
 mod read;

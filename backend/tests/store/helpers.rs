@@ -11,6 +11,8 @@ use tempfile::TempDir;
 /// the backend over it.
 pub struct Store {
     pub backend: Backend,
+    /// The database's URL, for a test that opens pools of its own.
+    pub url: String,
     _dir: TempDir,
 }
 
@@ -22,6 +24,7 @@ pub async fn store_with_limit(per_minute: u32) -> Store {
     db.migrate().await.expect("migrate");
     Store {
         backend: Backend::new(db, Bus::new(), SendLimiter::per_minute(per_minute)),
+        url,
         _dir: dir,
     }
 }

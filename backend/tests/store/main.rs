@@ -10,3 +10,4 @@
 mod constraints;
 mod helpers;
 mod typed;
+mod write;

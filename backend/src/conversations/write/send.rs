@@ -1,0 +1,143 @@
+//! Writing a message or a private note, idempotently per `client_id`.
+//!
+//! A resend (after a dropped socket, a reload) carries the `client_id` of
+//! the first attempt: it is answered with the message stored then, and
+//! spends no send allowance. Two attempts can also race — both look, find
+//! nothing, and queue for the writer; the second then hits the unique index
+//! on `(sender_id, client_id)` and is answered like a resend.
+
+use super::{write, AuditAction, Change};
+use crate::constraints::Unique;
+use crate::conversations::person;
+use crate::conversations::rows::{MessageRow, MESSAGE_SELECT};
+use crate::error::ServiceResult;
+use crate::{Backend, Db, ServiceError};
+use parley::model::{CurrentUser, Message, MessageKind};
+use parley::validate::MessageBody;
+use parley::{ClientId, ConversationId, UserId, ValidationError};
+
+/// A message that was written, or found already written under its `client_id`.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message: Message,
+    /// The `client_id` had been used for this very message before: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// Writes a message (or, for staff, a private note). Idempotent per
+/// `client_id`: a resend returns the stored message instead of a second one.
+/// Committed before it returns; announced after.
+pub async fn send(
+    backend: &Backend,
+    sender: &CurrentUser,
+    conversation: ConversationId,
+    body: &str,
+    client_id: Option<&ClientId>,
+    note: bool,
+) -> ServiceResult<Sent> {
+    if note && !sender.role.is_staff() {
+        return Err(ServiceError::Forbidden(
+            "Only the support team can write private notes.",
+        ));
+    }
+    let body = MessageBody::parse(body)?;
+    if let Some(client_id) = client_id {
+        if let Some(existing) = find_by_client_id(&backend.db, sender.id, client_id).await? {
+            return resent(existing, conversation);
+        }
+    }
+    // A resend of a stored message is free; a new message spends allowance.
+    backend.send_limit.check(sender.id)?;
+    let kind = if note {
+        MessageKind::Note
+    } else {
+        MessageKind::Text
+    };
+    let me = person(sender);
+
+    let written = write(backend, &me, async |tx| {
+        let state = tx.lock(conversation).await?;
+        state.authorize(sender)?;
+        let next_status = state.status.after_message(sender.role, note)?;
+        let message = tx
+            .insert_message(conversation, kind, body.as_str(), client_id)
+            .await?;
+        let mut change = Change::of(conversation, &state);
+        change.messages.push(message.clone());
+        if let Some(to) = next_status {
+            change.audit.push(AuditAction::Status {
+                from: state.status,
+                to,
+            });
+            change.status = to;
+            let text = if sender.role.is_staff() {
+                // An agent's first reply to an open conversation: it becomes
+                // active and, if nobody has it, theirs.
+                if change.assignee.is_none() {
+                    change.assignee = Some(sender.id);
+                    change.audit.push(AuditAction::Assignee {
+                        from: None,
+                        to: Some(sender.name.clone()),
+                    });
+                    format!("{} replied and took the conversation.", sender.name)
+                } else {
+                    format!("{} replied; the conversation is active.", sender.name)
+                }
+            } else {
+                format!("{} wrote again, so the conversation is open again.", sender.name)
+            };
+            change
+                .messages
+                .push(tx.system_message(conversation, &text).await?);
+        }
+        if let Some(last) = change.messages.last() {
+            tx.mark_read_by_actor(conversation, last.seq).await?;
+        }
+        Ok((change, message))
+    })
+    .await;
+
+    match (written, client_id) {
+        (Ok(message), _) => Ok(Sent {
+            message,
+            duplicate: false,
+        }),
+        (Err(e), Some(client_id)) if e.violates(Unique::MessageClientId) => {
+            // The same client_id raced in through another connection and
+            // won; this transaction was rolled back.
+            let existing = find_by_client_id(&backend.db, sender.id, client_id)
+                .await?
+                .ok_or(ServiceError::Internal("duplicate client id without a row".into()))?;
+            resent(existing, conversation)
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// The message `sender` already stored under `client_id`, if any.
+async fn find_by_client_id(db: &Db, sender: UserId, client_id: &ClientId) -> ServiceResult<Option<Message>> {
+    let row: Option<MessageRow> = sqlx::query_as(&format!(
+        "{MESSAGE_SELECT} WHERE m.sender_id = $1 AND m.client_id = $2"
+    ))
+    .bind(sender)
+    .bind(client_id)
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(row.map(Message::from))
+}
+
+/// The answer to a resend: the stored message, if it was for this conversation.
+fn resent(existing: Message, conversation: ConversationId) -> ServiceResult<Sent> {
+    if existing.conversation_id == conversation {
+        Ok(Sent {
+            message: existing,
+            duplicate: true,
+        })
+    } else {
+        Err(ValidationError::new(
+            "client_id",
+            "This message id was already used in another conversation.",
+        )
+        .into())
+    }
+}

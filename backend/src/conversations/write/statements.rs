@@ -1,0 +1,147 @@
+//! The statements changes share, on the open write transaction: locking the
+//! conversation row, inserting a message under that lock, moving the
+//! actor's read marker, and writing the row's new state.
+
+use super::markers::advance_marker;
+use super::Change;
+use crate::conversations::rows::{lock_state, ConversationState};
+use crate::error::ServiceResult;
+use parley::model::{Message, MessageKind, PersonRef};
+use parley::{ClientId, ConversationId, MessageId, Seq, Timestamp};
+use sqlx::SqliteConnection;
+
+/// One change's open transaction: who makes it, and the one `now` every row
+/// it writes carries.
+pub(in crate::conversations) struct WriteTx<'t> {
+    conn: &'t mut SqliteConnection,
+    actor: &'t PersonRef,
+    now: Timestamp,
+}
+
+impl<'t> WriteTx<'t> {
+    pub(super) fn new(conn: &'t mut SqliteConnection, actor: &'t PersonRef, now: Timestamp) -> Self {
+        WriteTx { conn, actor, now }
+    }
+
+    /// The connection, for statements only one operation runs.
+    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
+        self.conn
+    }
+
+    pub(super) fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Locks the conversation row (see [`lock_state`]): the first statement
+    /// of every change to an existing conversation.
+    pub(super) async fn lock(&mut self, conversation: ConversationId) -> ServiceResult<ConversationState> {
+        lock_state(self.conn, conversation).await
+    }
+
+    /// Inserts a message by the actor, taking the conversation's next seq
+    /// (under the row lock, so seqs have no gaps and follow commit order).
+    /// The database's error is returned as it is, so that a caller can tell a
+    /// reused `client_id` from other failures.
+    pub(super) async fn insert_message(
+        &mut self,
+        conversation: ConversationId,
+        kind: MessageKind,
+        body: &str,
+        client_id: Option<&ClientId>,
+    ) -> Result<Message, sqlx::Error> {
+        let seq: Seq = sqlx::query_scalar(
+            "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+        )
+        .bind(conversation)
+        .fetch_one(&mut *self.conn)
+        .await?;
+        let id: MessageId = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, client_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(conversation)
+        .bind(seq)
+        .bind(self.actor.id)
+        .bind(kind)
+        .bind(body)
+        .bind(client_id)
+        .bind(self.now)
+        .fetch_one(&mut *self.conn)
+        .await?;
+        Ok(Message {
+            id,
+            conversation_id: conversation,
+            seq,
+            kind,
+            sender: Some(self.actor.clone()),
+            body: body.to_owned(),
+            client_id: client_id.map(|c| c.as_str().to_owned()),
+            created_at: self.now,
+        })
+    }
+
+    /// A system message saying what the actor changed.
+    pub(super) async fn system_message(
+        &mut self,
+        conversation: ConversationId,
+        text: &str,
+    ) -> ServiceResult<Message> {
+        Ok(self
+            .insert_message(conversation, MessageKind::System, text, None)
+            .await?)
+    }
+
+    /// The actor has seen everything up to `seq` (what they just wrote).
+    pub(super) async fn mark_read_by_actor(
+        &mut self,
+        conversation: ConversationId,
+        seq: Seq,
+    ) -> ServiceResult<()> {
+        advance_marker(self.conn, conversation, self.actor.id, seq, self.now).await?;
+        Ok(())
+    }
+}
+
+/// Writes the conversation row's new state: status, assignee, the list
+/// pointers to its newest messages, the activity times and "unanswered".
+pub(super) async fn update_row(
+    conn: &mut SqliteConnection,
+    change: &Change,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let messages = &change.messages;
+    // List previews show what people wrote: staff see the newest text or
+    // note, customers the newest text. System messages only move the
+    // activity time (the status tag already tells what they say).
+    let newest = messages.iter().rev().find(|m| m.kind != MessageKind::System);
+    let newest_text = messages.iter().rev().find(|m| m.kind == MessageKind::Text);
+    // Unanswered while the newest text is the customer's. (An INTEGER 0/1
+    // column, like every flag here: the one boolean both databases share.)
+    let awaiting = newest_text.map(|m| i64::from(!m.sender.as_ref().is_some_and(|s| s.role.is_staff())));
+    // Notes move only the staff side's clock: a customer's list must not
+    // even hint that the team wrote something private.
+    let public_at = messages
+        .iter()
+        .any(|m| m.kind.visible_to_customer())
+        .then_some(now);
+    sqlx::query(
+        "UPDATE conversations SET status = $1, assignee_id = $2, \
+         last_message_id = COALESCE($3, last_message_id), \
+         last_activity_at = $4, \
+         last_public_message_id = COALESCE($5, last_public_message_id), \
+         last_public_at = COALESCE($6, last_public_at), \
+         awaiting_reply = COALESCE($7, awaiting_reply) \
+         WHERE id = $8",
+    )
+    .bind(change.status)
+    .bind(change.assignee)
+    .bind(newest.map(|m| m.id))
+    .bind(now)
+    .bind(newest_text.map(|m| m.id))
+    .bind(public_at)
+    .bind(awaiting)
+    .bind(change.conversation)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -235,7 +235,7 @@ pub fn RegisterPage() -> impl IntoView {
                 <label>
                     "Password"
                     <input type="password" name="password" autocomplete="new-password"/>
-                    <span class="hint">"At least 8 characters."</span>
+                    <span class="hint">"At least 8 characters; not a common password, your name or your email."</span>
                 </label>
                 <p class="field-error" data-field="password">{field_error(outcome, "password")}</p>
                 <button type="submit" disabled=move || action.pending().get()>"Create account"</button>

@@ -7,7 +7,7 @@
 
 use crate::constraints::{OnConstraint, Unique};
 use crate::error::ServiceResult;
-use crate::{clock, Db, ServiceError};
+use crate::{clock, passwords, Db, ServiceError};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use parley::model::{CurrentUser, UserListItem};
@@ -93,7 +93,9 @@ async fn decoy_hash() -> ServiceResult<&'static str> {
     Ok(DECOY.get_or_init(|| hash))
 }
 
-/// Creates an account. The email must be new.
+/// Creates an account: the one way every account is made (registration,
+/// `parley create-user`, the demo seed), so every new password passes the
+/// same rule ([`passwords::check_new_password`]). The email must be new.
 pub async fn create_user(
     db: &Db,
     email: &Email,
@@ -101,6 +103,7 @@ pub async fn create_user(
     role: Role,
     password: &Password,
 ) -> ServiceResult<CurrentUser> {
+    passwords::check_new_password(password, email, name)?;
     let hash = hash_password(password).await?;
     sqlx::query_as(&format!(
         "INSERT INTO users (email, name, role, password_hash, created_at) \

@@ -11,6 +11,7 @@
 //! - [`constraints`]: unique violations, matched by constraint on SQLite and Postgres.
 //! - [`clock`]: the current time as a [`parley::Timestamp`].
 //! - [`accounts`]: users, password hashing, sessions, roles.
+//! - [`passwords`]: what a new password must not be.
 //! - [`conversations`]: lists, threads, messages, status, assignment, read markers.
 //! - [`canned`]: canned responses.
 //! - [`presence`]: staff availability (online / away / offline).
@@ -26,6 +27,7 @@ pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod limits;
+pub mod passwords;
 pub mod presence;
 
 pub use bus::{Bus, Event};

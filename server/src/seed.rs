@@ -15,11 +15,21 @@ pub const DEMO_ACCOUNTS: [(&str, &str, &str, Role); 3] = [
     (
         "Casey Customer",
         "customer@parley.test",
-        "customer-demo",
+        "sunny-harbor-tea",
         Role::Customer,
     ),
-    ("Avery Agent", "agent@parley.test", "agent-demo-pass", Role::Agent),
-    ("Alex Admin", "admin@parley.test", "admin-demo-pass", Role::Admin),
+    (
+        "Avery Agent",
+        "agent@parley.test",
+        "quiet-river-desk",
+        Role::Agent,
+    ),
+    (
+        "Alex Admin",
+        "admin@parley.test",
+        "bright-lantern-key",
+        Role::Admin,
+    ),
 ];
 
 pub async fn seed_demo(db: &Db) -> Result<Vec<DemoAccount>, ServiceError> {

@@ -7,6 +7,7 @@
 //!
 //! One binary (`cargo test -p backend --test store`) so it links once.
 
+mod accounts;
 mod constraints;
 mod helpers;
 mod typed;

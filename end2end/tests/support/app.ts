@@ -2,8 +2,8 @@
 import { expect, type Page } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery';
-export const ADMIN = { email: 'admin@parley.test', password: 'admin-demo-pass' };
-export const AGENT = { email: 'agent@parley.test', password: 'agent-demo-pass' };
+export const ADMIN = { email: 'admin@parley.test', password: 'bright-lantern-key' };
+export const AGENT = { email: 'agent@parley.test', password: 'quiet-river-desk' };
 
 let counter = 0;
 /** An email no other test (or earlier run against the same server) uses. */

@@ -64,6 +64,39 @@ async fn bad_registrations_name_the_field() {
     assert!(me.is_null(), "{me}");
 }
 
+/// The password rule beyond length, over HTTP: the form names the field
+/// and says why.
+#[tokio::test]
+async fn registration_refuses_common_and_personal_passwords() {
+    let app = spawn_app().await;
+    let client = app.client();
+    for (password, says) in [
+        ("iloveyou", "most common"),
+        ("Password123", "most common"),
+        ("ann.lee.rocks", "email"),
+        ("i am ann lee!", "name"),
+    ] {
+        let (status, body) = client
+            .call(
+                "register",
+                &[
+                    ("email", "ann.lee@example.com"),
+                    ("name", "Ann Lee"),
+                    ("password", password),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{password}: {body}");
+        assert_eq!(body["field"], "password", "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| m.contains(says)),
+            "{password}: {body}"
+        );
+    }
+    let (_, me) = client.call("me", &[]).await;
+    assert!(me.is_null(), "{me}");
+}
+
 #[tokio::test]
 async fn duplicate_email_is_refused_whatever_the_case() {
     let app = spawn_app().await;
@@ -313,4 +346,23 @@ async fn plain_form_posts_redirect_back_with_the_error() {
         .unwrap_or_default();
     assert!(location.starts_with(&app.url("/login")), "{location}");
     assert!(location.contains("__err="), "{location}");
+}
+
+/// The demo seed goes through the same password rule as everyone, and its
+/// published passwords sign in.
+#[tokio::test]
+async fn demo_accounts_pass_the_password_rule_and_sign_in() {
+    let app = spawn_app().await;
+    let accounts = server::seed::seed_demo(&app.db).await.expect("seed");
+    assert_eq!(accounts.len(), 3);
+    for account in accounts {
+        let (status, body) = app
+            .client()
+            .call(
+                "login",
+                &[("email", account.email), ("password", account.password)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", account.email);
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`role`]: customer / agent / admin and what each may do.
 //! - [`lifecycle`]: the conversation status machine (`open → active → resolved → closed`).
 //! - [`validate`]: parse-don't-validate newtypes for everything a user types.
+//! - [`text`]: text that hides itself (direction overrides, only invisible characters, controls).
 //! - [`model`]: the data shapes that cross the wire (server functions and frames).
 //! - [`protocol`]: the WebSocket frames, [`protocol::ClientFrame`] and [`protocol::ServerFrame`].
 //! - [`time`]: millisecond timestamps and their human rendering.
@@ -20,6 +21,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod protocol;
 pub mod role;
+pub mod text;
 pub mod time;
 pub mod validate;
 

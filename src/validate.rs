@@ -3,7 +3,11 @@
 //! and saying, in a sentence the user can act on, what is wrong.
 //!
 //! Lengths are counted in characters (Unicode scalar values), not bytes.
+//! Names, subjects, titles and messages must also not hide what they are
+//! ([`crate::text`]: no direction overrides, not only invisible characters,
+//! no NUL or other control characters).
 
+use crate::text::{self, Hidden, Lines};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -26,6 +30,31 @@ impl ValidationError {
 
 fn char_len(s: &str) -> usize {
     s.chars().count()
+}
+
+/// Refuses text that hides itself ([`text::check`]) with a sentence about
+/// `field`: `one` names one of them ("name"), `many` all ("Names").
+fn shown_as_written(
+    field: &str,
+    (one, many): (&str, &str),
+    value: &str,
+    lines: Lines,
+) -> Result<(), ValidationError> {
+    let message = match text::check(value, lines) {
+        None => return Ok(()),
+        Some(Hidden::ControlCharacter) if lines == Lines::Many => {
+            format!("{many} cannot contain control characters other than line breaks and tabs.")
+        }
+        Some(Hidden::ControlCharacter) => format!("{many} cannot contain control characters."),
+        Some(Hidden::DirectionOverride) => format!(
+            "{many} cannot contain characters that change the direction of the text \
+             (U+202A–U+202E, U+2066–U+2069): they make text read differently from what it is."
+        ),
+        Some(Hidden::NothingVisible) => {
+            format!("This {one} has only invisible characters; write something visible.")
+        }
+    };
+    Err(ValidationError::new(field, message))
 }
 
 macro_rules! string_newtype {
@@ -108,7 +137,8 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains("..")
             && !domain.contains('@');
-        if local.is_empty() || !domain_ok || email.chars().any(char::is_whitespace) {
+        // No spaces, and nothing invisible that could make two addresses look alike.
+        if local.is_empty() || !domain_ok || email.chars().any(text::is_invisible) {
             return err("Enter an email address like name@example.com.");
         }
         Ok(Email(email))
@@ -151,12 +181,7 @@ impl DisplayName {
                 format!("Use at most {} characters for your name.", Self::MAX_CHARS),
             ));
         }
-        if name.chars().any(char::is_control) {
-            return Err(ValidationError::new(
-                "name",
-                "Names cannot contain control characters.",
-            ));
-        }
+        shown_as_written("name", ("name", "Names"), name, Lines::One)?;
         Ok(DisplayName(name.to_owned()))
     }
 }
@@ -169,6 +194,7 @@ impl MessageBody {
         if body.is_empty() {
             return Err(ValidationError::new("body", "Write a message first."));
         }
+        shown_as_written("body", ("message", "Messages"), body, Lines::Many)?;
         let n = char_len(body);
         if n > Self::MAX_CHARS {
             return Err(ValidationError::new(
@@ -193,6 +219,7 @@ impl Subject {
         if subject.is_empty() {
             return Ok(None);
         }
+        shown_as_written("subject", ("subject", "Subjects"), subject, Lines::One)?;
         if char_len(subject) > Self::MAX_CHARS {
             return Err(ValidationError::new(
                 "subject",
@@ -231,6 +258,7 @@ impl CannedTitle {
         if t.is_empty() {
             return Err(ValidationError::new("title", "Give the response a title."));
         }
+        shown_as_written("title", ("title", "Titles"), t, Lines::One)?;
         if char_len(t) > Self::MAX_CHARS {
             return Err(ValidationError::new(
                 "title",
@@ -331,6 +359,40 @@ mod tests {
         );
         assert!(Shortcut::parse("two words").is_err());
         assert!(CannedTitle::parse("").is_err());
+    }
+
+    /// Each field refuses hidden text by the rule in `text`, naming itself.
+    #[test]
+    fn names_subjects_titles_and_messages_refuse_hidden_text() {
+        let rlo = "abc\u{202E}fdp.exe";
+        let only_invisible = "\u{200B}\u{2060}\u{FEFF}";
+        let nul = "a\0b";
+        type Parse = fn(&str) -> Result<(), ValidationError>;
+        let fields: [(&str, Parse); 4] = [
+            ("name", |s| DisplayName::parse(s).map(drop)),
+            ("subject", |s| Subject::parse_optional(s).map(drop)),
+            ("title", |s| CannedTitle::parse(s).map(drop)),
+            ("body", |s| MessageBody::parse(s).map(drop)),
+        ];
+        for (field, parse) in fields {
+            for (bad, says) in [
+                (rlo, "direction"),
+                (only_invisible, "only invisible"),
+                (nul, "control characters"),
+            ] {
+                let err = parse(bad).expect_err(bad);
+                assert_eq!(err.field, field, "{bad:?}");
+                assert!(err.message.contains(says), "{field} {bad:?}: {}", err.message);
+            }
+            assert_eq!(parse("Ann 👩\u{200D}💻 Lee"), Ok(()), "{field}");
+        }
+        assert_eq!(
+            MessageBody::parse("line one\r\n\tline two").map(MessageBody::into_inner),
+            Ok("line one\r\n\tline two".into())
+        );
+        assert!(DisplayName::parse("two\nlines").is_err());
+        assert!(Email::parse("ann\u{200B}@example.com").is_err());
+        assert!(Email::parse("ann\u{202E}@example.com").is_err());
     }
 
     #[test]

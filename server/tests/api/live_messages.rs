@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use server::cli::ServeArgs;
 use std::time::Duration;
 
-async fn start(client: &Client, body: &str) -> ConversationId {
+pub(crate) async fn start(client: &Client, body: &str) -> ConversationId {
     let (status, id) = client
         .call("conversations/start", &[("subject", ""), ("body", body)])
         .await;
@@ -20,7 +20,7 @@ async fn start(client: &Client, body: &str) -> ConversationId {
     ConversationId(id.as_i64().expect("id"))
 }
 
-async fn subscribe(socket: &mut Socket, conversation: ConversationId, after: i64) -> Vec<Message> {
+pub(crate) async fn subscribe(socket: &mut Socket, conversation: ConversationId, after: i64) -> Vec<Message> {
     send_frame(
         socket,
         &ClientFrame::Subscribe {
@@ -49,7 +49,7 @@ async fn subscribe(socket: &mut Socket, conversation: ConversationId, after: i64
     }
 }
 
-async fn send_text(
+pub(crate) async fn send_text(
     socket: &mut Socket,
     conversation: ConversationId,
     client_id: &str,
@@ -68,7 +68,7 @@ async fn send_text(
     .await;
 }
 
-async fn ack(socket: &mut Socket, client_id: &str) -> Message {
+pub(crate) async fn ack(socket: &mut Socket, client_id: &str) -> Message {
     match expect_frame(socket, "ack", |f| {
         matches!(f, ServerFrame::Ack { client_id: c, .. } | ServerFrame::Error { client_id: Some(c), .. } if c == client_id)
     })
@@ -79,7 +79,7 @@ async fn ack(socket: &mut Socket, client_id: &str) -> Message {
     }
 }
 
-async fn message_with(socket: &mut Socket, body: &str) -> Message {
+pub(crate) async fn message_with(socket: &mut Socket, body: &str) -> Message {
     match expect_frame(
         socket,
         body,

@@ -5,6 +5,7 @@
 mod accounts;
 mod conversations;
 mod helpers;
+mod hidden_text;
 mod live_chaos;
 mod live_messages;
 mod live_socket;

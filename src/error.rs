@@ -33,6 +33,9 @@ pub enum ErrorKind {
     Closed,
     /// Too many requests; wait `retry_after_ms`.
     RateLimited,
+    /// The server is too busy to take this now (e.g. too many sign-ins at
+    /// once); nothing was done, try again after `retry_after_ms`.
+    Busy,
     /// The request never reached the server or its answer was unreadable.
     /// Made by the browser; the server never sends it.
     Network,
@@ -41,7 +44,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::BadFrame,
         ErrorKind::TooLarge,
         ErrorKind::Invalid,
@@ -51,6 +54,7 @@ impl ErrorKind {
         ErrorKind::Conflict,
         ErrorKind::Closed,
         ErrorKind::RateLimited,
+        ErrorKind::Busy,
         ErrorKind::Network,
         ErrorKind::Internal,
     ];
@@ -67,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Closed => "closed",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Busy => "busy",
             ErrorKind::Network => "network",
             ErrorKind::Internal => "internal",
         }
@@ -84,6 +89,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => 413,
             ErrorKind::Invalid => 422,
             ErrorKind::RateLimited => 429,
+            ErrorKind::Busy => 503,
             // `Network` never comes from the server; should one be echoed
             // back, it is still a failure nobody can fix by retrying differently.
             ErrorKind::Network | ErrorKind::Internal => 500,
@@ -127,6 +133,7 @@ mod tests {
                 (ErrorKind::Conflict, 409),
                 (ErrorKind::Closed, 409),
                 (ErrorKind::RateLimited, 429),
+                (ErrorKind::Busy, 503),
                 (ErrorKind::Network, 500),
                 (ErrorKind::Internal, 500),
             ]

@@ -17,25 +17,28 @@ pub fn home_for(role: Role) -> &'static str {
     }
 }
 
-/// Creates a customer account and signs it in.
+/// Creates a customer account and signs it in. Limited per client address.
 #[server(endpoint = "register")]
 pub async fn register(email: String, name: String, password: String) -> Result<CurrentUser, AppError> {
-    use crate::ssr::{backend, respond, session};
+    use crate::ssr::{backend, client_address, respond, session};
     let svc = backend()?;
     let session = session().await?;
-    let user = respond(backend::accounts::register(&svc.db, &email, &name, &password).await)?;
+    let from = client_address(&svc).await;
+    let user = respond(backend::accounts::register(&svc, from, &email, &name, &password).await)?;
     respond(backend::accounts::sign_in(&session, &user).await)?;
     leptos_axum::redirect(home_for(user.role));
     Ok(user)
 }
 
-/// Signs in with email and password; the session id is rotated.
+/// Signs in with email and password; the session id is rotated. Limited per
+/// account and per client address.
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<CurrentUser, AppError> {
-    use crate::ssr::{backend, respond, session};
+    use crate::ssr::{backend, client_address, respond, session};
     let svc = backend()?;
     let session = session().await?;
-    let user = respond(backend::accounts::authenticate(&svc.db, &email, &password).await)?;
+    let from = client_address(&svc).await;
+    let user = respond(backend::accounts::authenticate(&svc, from, &email, &password).await)?;
     respond(backend::accounts::sign_in(&session, &user).await)?;
     leptos_axum::redirect(home_for(user.role));
     Ok(user)

@@ -4,7 +4,7 @@
 //! always carries a sentence the user can read; on the server it is made from
 //! [`backend::ServiceError`], whose [`kind`](backend::ServiceError::kind)
 //! decides the HTTP status for direct API callers (401, 403, 404, 409, 422,
-//! 429, 500: [`ErrorKind::http_status`]). Internal causes are logged there,
+//! 429, 500, 503: [`ErrorKind::http_status`]). Internal causes are logged there,
 //! in the request's span, and never shown.
 
 use leptos::server_fn::codec::JsonEncoding;
@@ -21,6 +21,10 @@ pub struct AppError {
     pub message: String,
     /// The form field the message is about, for validation errors.
     pub field: Option<String>,
+    /// For `rate_limited` and `busy`: how long to wait before trying again
+    /// (also sent as the `Retry-After` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl AppError {
@@ -29,6 +33,7 @@ impl AppError {
             kind,
             message: message.into(),
             field: None,
+            retry_after_ms: None,
         }
     }
 
@@ -73,6 +78,7 @@ impl From<backend::ServiceError> for AppError {
             kind: err.kind(),
             message: err.public_message(),
             field: err.field().map(str::to_owned),
+            retry_after_ms: err.retry_after_ms(),
         }
     }
 }

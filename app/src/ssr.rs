@@ -1,17 +1,22 @@
 //! Server-only glue for server functions: reach the [`backend::Backend`] and
-//! the session from Leptos context, check who is asking, and turn core errors
-//! into [`AppError`]s with the right HTTP status.
+//! the session from Leptos context, check who is asking and from where, and
+//! turn core errors into [`AppError`]s with the right HTTP status.
 //!
 //! Every server function is a public endpoint: each one starts with one of
-//! [`require_user`], [`require_staff`] or [`require_admin`].
+//! [`require_user`], [`require_staff`] or [`require_admin`] — except sign-in
+//! and registration, which are limited per [`client_address`] instead.
 
 use crate::error::{AppError, ErrorKind};
+use axum::extract::ConnectInfo;
+use backend::limits::ClientAddress;
 use backend::{accounts, Backend, ServiceError};
-use http::header::ACCEPT;
+use http::header::{HeaderValue, ACCEPT, RETRY_AFTER};
 use http::request::Parts;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use parley::model::CurrentUser;
+use std::net::SocketAddr;
+use std::sync::Once;
 use tower_sessions::Session;
 
 /// The backend handle the server put into context.
@@ -30,9 +35,43 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
+/// Where this request comes from, for the sign-in and registration limits:
+/// the connection's peer address (the server must serve with axum's
+/// `ConnectInfo<SocketAddr>` on every request), or, when that peer is a
+/// trusted proxy, the client it forwarded for (`X-Forwarded-For`). Without a
+/// peer address every request shares one key — the limits still hold, for
+/// everyone together — and that is logged once.
+pub async fn client_address(backend: &Backend) -> ClientAddress {
+    match leptos_axum::extract::<ConnectInfo<SocketAddr>>().await {
+        Ok(ConnectInfo(peer)) => {
+            let forwarded_for = use_context::<Parts>().and_then(|parts| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            });
+            backend
+                .auth_limits
+                .client_address(peer.ip(), forwarded_for.as_deref())
+        }
+        Err(_) => {
+            static WARNED: Once = Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "requests carry no peer address (serve with ConnectInfo<SocketAddr>): \
+                     sign-in limits count every client as one"
+                )
+            });
+            ClientAddress::Unknown
+        }
+    }
+}
+
 /// Records the error's HTTP status on the response, except for plain HTML
 /// form posts (no WASM yet), which must stay a redirect back to the form so
-/// the page can show the error.
+/// the page can show the error. A wait (rate limits, busy) also goes out as
+/// `Retry-After`, in whole seconds.
 pub fn fail(err: impl Into<AppError>) -> AppError {
     let err = err.into();
     let is_form_navigation = use_context::<Parts>()
@@ -47,6 +86,9 @@ pub fn fail(err: impl Into<AppError>) -> AppError {
     if !is_form_navigation {
         if let Some(response) = use_context::<ResponseOptions>() {
             response.set_status(err.status());
+            if let Some(ms) = err.retry_after_ms {
+                response.insert_header(RETRY_AFTER, HeaderValue::from(ms.div_ceil(1000)));
+            }
         }
     }
     err

@@ -1,20 +1,20 @@
 //! Accounts: registration, sign-in, roles, and the link between a browser
 //! session and a user.
 //!
-//! Passwords are hashed with argon2id (the `argon2` crate's defaults: 19 MiB,
-//! 2 passes) on the blocking pool, so a burst of logins cannot stall the
-//! async workers that carry live messages.
+//! Passwords are hashed by [`crate::passwords::Hasher`] (argon2id, in turns,
+//! with a bounded line). Guessing is limited per account and per client
+//! address, and registering per address ([`crate::limits::AuthLimiter`]),
+//! before any hashing. Registration does not say whether an email already
+//! has an account (see [`register`] for what that can and cannot hide).
 
 use crate::constraints::{OnConstraint, Unique};
 use crate::error::ServiceResult;
-use crate::{clock, passwords, Db, ServiceError};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use crate::limits::ClientAddress;
+use crate::passwords::{self, Hasher};
+use crate::{clock, Backend, Db, ServiceError};
 use parley::model::{CurrentUser, UserListItem};
 use parley::validate::{DisplayName, Email, Password};
 use parley::{Role, UserId, ValidationError};
-use std::sync::{Arc, OnceLock};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_sessions::Session;
 
 /// The session key under which the signed-in user's id is kept.
@@ -30,72 +30,10 @@ struct Credentials {
     password_hash: String,
 }
 
-/// Argon2 is meant to be expensive: each hash or check takes ~19 MiB and
-/// tens of milliseconds of a core. Running more at once than there are cores
-/// finishes none sooner, and a burst of sign-ins would otherwise hold a
-/// buffer per request at the same time (gigabytes, for a login flood). So
-/// hashes wait their turn here.
-async fn hashing_turn() -> ServiceResult<OwnedSemaphorePermit> {
-    static TURNS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    let turns = TURNS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Arc::new(Semaphore::new(cores))
-    });
-    turns
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| ServiceError::Internal(format!("password hashing closed: {e}")))
-}
-
-/// Hashes a password with argon2id and a fresh random salt.
-pub async fn hash_password(password: &Password) -> ServiceResult<String> {
-    let password = password.as_str().to_owned();
-    let turn = hashing_turn().await?;
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| ServiceError::Internal(format!("hashing a password failed: {e}")))
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("hashing task failed: {e}")))?
-}
-
-/// Whether `password` matches the stored PHC string.
-async fn verify_password(password: &str, stored_hash: &str) -> ServiceResult<bool> {
-    let password = password.to_owned();
-    let stored_hash = stored_hash.to_owned();
-    let turn = hashing_turn().await?;
-    tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        let parsed = PasswordHash::new(&stored_hash)
-            .map_err(|e| ServiceError::Internal(format!("stored password hash is malformed: {e}")))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("verification task failed: {e}")))?
-}
-
-/// A real hash to verify against when the email is unknown, so that a wrong
-/// email takes as long as a wrong password (no account enumeration by timing).
-async fn decoy_hash() -> ServiceResult<&'static str> {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    if let Some(hash) = DECOY.get() {
-        return Ok(hash);
-    }
-    let password = Password::parse("decoy-password-never-used")?;
-    let hash = hash_password(&password).await?;
-    Ok(DECOY.get_or_init(|| hash))
-}
-
 /// Creates an account: the one way every account is made (registration,
 /// `parley create-user`, the demo seed), so every new password passes the
 /// same rule ([`passwords::check_new_password`]). The email must be new.
+/// Hashes with the process's [`Hasher::shared`].
 pub async fn create_user(
     db: &Db,
     email: &Email,
@@ -103,8 +41,22 @@ pub async fn create_user(
     role: Role,
     password: &Password,
 ) -> ServiceResult<CurrentUser> {
+    let taken = || ValidationError::new("email", "An account with this email already exists.").into();
+    create_user_hashed_by(db, Hasher::shared(), email, name, role, password, taken).await
+}
+
+/// [`create_user`] with `hasher`; a taken email is refused with `taken()`.
+async fn create_user_hashed_by(
+    db: &Db,
+    hasher: &Hasher,
+    email: &Email,
+    name: &DisplayName,
+    role: Role,
+    password: &Password,
+    taken: impl FnOnce() -> ServiceError,
+) -> ServiceResult<CurrentUser> {
     passwords::check_new_password(password, email, name)?;
-    let hash = hash_password(password).await?;
+    let hash = hasher.hash(password).await?;
     sqlx::query_as(&format!(
         "INSERT INTO users (email, name, role, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
@@ -116,39 +68,72 @@ pub async fn create_user(
     .bind(clock::now())
     .fetch_one(&db.write)
     .await
-    .on_constraint(Unique::UserEmail, || {
-        ValidationError::new(
-            "email",
-            "An account with this email already exists. Sign in instead?",
-        )
-        .into()
-    })
+    .on_constraint(Unique::UserEmail, taken)
 }
 
-/// Registration from the public form: always a customer.
-pub async fn register(db: &Db, email: &str, name: &str, password: &str) -> ServiceResult<CurrentUser> {
+/// What registration says when the email is taken. It must not say so:
+/// "already registered" would let anyone test which emails have accounts.
+/// Without email confirmation (a later step) the secret cannot be complete
+/// — a new email signs in at once and a taken one does not — but this
+/// answer names no field and no reason, the work is the same either way (the
+/// password is hashed before the insert finds the email taken), and
+/// registrations per address are limited. See docs/architecture.md.
+pub const REGISTRATION_REFUSED: &str =
+    "We could not create an account with these details. If you have signed up before, sign in instead.";
+
+/// Registration from the public form: always a customer. Limited per client
+/// address; the same answer whether or not the email is taken.
+pub async fn register(
+    backend: &Backend,
+    from: ClientAddress,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> ServiceResult<CurrentUser> {
     let email = Email::parse(email)?;
     let name = DisplayName::parse(name)?;
     let password = Password::parse(password)?;
-    create_user(db, &email, &name, Role::Customer, &password).await
+    passwords::check_new_password(&password, &email, &name)?;
+    backend.auth_limits.register(from)?;
+    let taken = || ServiceError::Conflict(REGISTRATION_REFUSED.to_owned());
+    create_user_hashed_by(
+        &backend.db,
+        &backend.hasher,
+        &email,
+        &name,
+        Role::Customer,
+        &password,
+        taken,
+    )
+    .await
 }
 
-/// Checks an email and password. The error never says which of the two was wrong.
-pub async fn authenticate(db: &Db, email: &str, password: &str) -> ServiceResult<CurrentUser> {
+/// Checks an email and password, after taking one attempt from the client
+/// address's and the account's allowance. The error never says which of the
+/// two was wrong, and an unknown email costs the same hash as a known one.
+pub async fn authenticate(
+    backend: &Backend,
+    from: ClientAddress,
+    email: &str,
+    password: &str,
+) -> ServiceResult<CurrentUser> {
     let wrong = || ServiceError::Validation(ValidationError::new("password", "Wrong email or password."));
     let email = Email::parse(email)?;
     if password.is_empty() {
         return Err(ValidationError::new("password", "Enter your password.").into());
     }
+    backend.auth_limits.sign_in(&email, from)?;
+    let db = &backend.db;
     let found: Option<Credentials> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
         .bind(email.as_str())
         .fetch_optional(&db.read)
         .await?;
     let Some(found) = found else {
-        verify_password(password, decoy_hash().await?).await?;
+        let decoy = backend.hasher.decoy_hash().await?;
+        backend.hasher.verify(password, decoy).await?;
         return Err(wrong());
     };
-    if !verify_password(password, &found.password_hash).await? {
+    if !backend.hasher.verify(password, &found.password_hash).await? {
         return Err(wrong());
     }
     get_user(db, found.id).await?.ok_or_else(wrong)

@@ -7,6 +7,10 @@
 
 use parley::{ErrorKind, LifecycleError, ValidationError};
 
+/// When to try again after [`ServiceError::Busy`]: a hash takes tens of
+/// milliseconds, so the line moves within a second.
+const BUSY_RETRY_MS: u64 = 1_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// A field is wrong; the message names the fix.
@@ -30,6 +34,12 @@ pub enum ServiceError {
     /// Too many requests; try again after this many milliseconds.
     #[error("You are sending too fast. Try again in {} s.", retry_after_ms.div_ceil(1000))]
     RateLimited { retry_after_ms: u64 },
+    /// Too many sign-in or registration attempts (per account or per address).
+    #[error("Too many attempts. Try again in {} s.", retry_after_ms.div_ceil(1000))]
+    TooManyAttempts { retry_after_ms: u64 },
+    /// The password hashing line is full: refused at once instead of queued.
+    #[error("Parley is busy right now. Please try again in a moment.")]
+    Busy,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -47,7 +57,8 @@ impl ServiceError {
             ServiceError::NotFound(_) => ErrorKind::NotFound,
             ServiceError::Lifecycle(LifecycleError::Closed) => ErrorKind::Closed,
             ServiceError::Lifecycle(_) | ServiceError::Conflict(_) => ErrorKind::Conflict,
-            ServiceError::RateLimited { .. } => ErrorKind::RateLimited,
+            ServiceError::RateLimited { .. } | ServiceError::TooManyAttempts { .. } => ErrorKind::RateLimited,
+            ServiceError::Busy => ErrorKind::Busy,
             ServiceError::Database(_) | ServiceError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -66,10 +77,12 @@ impl ServiceError {
         }
     }
 
-    /// How long to wait before trying again, for rate limits.
+    /// How long to wait before trying again, for rate limits and when busy.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
-            ServiceError::RateLimited { retry_after_ms } => Some(*retry_after_ms),
+            ServiceError::RateLimited { retry_after_ms }
+            | ServiceError::TooManyAttempts { retry_after_ms } => Some(*retry_after_ms),
+            ServiceError::Busy => Some(BUSY_RETRY_MS),
             _ => None,
         }
     }
@@ -142,6 +155,11 @@ mod tests {
                 ServiceError::RateLimited { retry_after_ms: 5 },
                 ErrorKind::RateLimited,
             ),
+            (
+                ServiceError::TooManyAttempts { retry_after_ms: 5 },
+                ErrorKind::RateLimited,
+            ),
+            (ServiceError::Busy, ErrorKind::Busy),
             (ServiceError::Internal("disk full".into()), ErrorKind::Internal),
         ];
         for (err, kind) in cases {

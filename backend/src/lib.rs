@@ -11,11 +11,11 @@
 //! - [`constraints`]: unique violations, matched by constraint on SQLite and Postgres.
 //! - [`clock`]: the current time as a [`parley::Timestamp`].
 //! - [`accounts`]: users, password hashing, sessions, roles.
-//! - [`passwords`]: what a new password must not be.
+//! - [`passwords`]: what a new password must not be; hashing in turns, with a bounded line.
 //! - [`conversations`]: lists, threads, messages, status, assignment, read markers.
 //! - [`canned`]: canned responses.
 //! - [`presence`]: staff availability (online / away / offline).
-//! - [`limits`]: per-user rate limits.
+//! - [`limits`]: rate limits: messages per user, sign-ins per account and address.
 //! - [`bus`]: committed changes, announced to the live hubs.
 
 pub mod accounts;
@@ -42,10 +42,42 @@ pub struct Backend {
     pub bus: Bus,
     /// Messages per user per minute, shared by every way of sending.
     pub send_limit: limits::SendLimiter,
+    /// Sign-in attempts per account and per address, registrations per address.
+    pub auth_limits: limits::AuthLimiter,
+    /// Password hashing turns and their bounded line.
+    pub hasher: passwords::Hasher,
 }
 
 impl Backend {
+    /// A backend with the default sign-in limits (no trusted proxies) and
+    /// the process's shared hasher.
     pub fn new(db: Db, bus: Bus, send_limit: limits::SendLimiter) -> Self {
-        Backend { db, bus, send_limit }
+        Backend {
+            db,
+            bus,
+            send_limit,
+            auth_limits: limits::AuthLimiter::new(
+                limits::AuthQuotas::default(),
+                limits::TrustedProxies::default(),
+            ),
+            hasher: passwords::Hasher::shared().clone(),
+        }
+    }
+
+    pub fn with_auth_limits(mut self, auth_limits: limits::AuthLimiter) -> Self {
+        self.auth_limits = auth_limits;
+        self
+    }
+
+    pub fn with_hasher(mut self, hasher: passwords::Hasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Lets every limiter forget keys whose allowance is full again (call
+    /// it now and then: memory stays bounded).
+    pub fn forget_idle_limits(&self) {
+        self.send_limit.forget_idle();
+        self.auth_limits.forget_idle();
     }
 }

@@ -81,6 +81,38 @@ pub struct ServeArgs {
     /// Messages a user may send per minute.
     #[arg(long, env = "PARLEY_RATE_PER_MINUTE", default_value_t = 60, global = true)]
     pub messages_per_minute: u32,
+
+    /// Sign-in attempts per hour for one account (email), from anywhere.
+    #[arg(
+        long,
+        env = "PARLEY_SIGNINS_PER_ACCOUNT_PER_HOUR",
+        default_value_t = 20,
+        global = true
+    )]
+    pub sign_ins_per_account_per_hour: u32,
+
+    /// Sign-in attempts per minute from one client address, for any account.
+    #[arg(
+        long,
+        env = "PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub sign_ins_per_address_per_minute: u32,
+
+    /// Registrations per hour from one client address.
+    #[arg(
+        long,
+        env = "PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR",
+        default_value_t = 20,
+        global = true
+    )]
+    pub registrations_per_address_per_hour: u32,
+
+    /// Reverse proxies (comma-separated IP addresses) whose X-Forwarded-For
+    /// names the client for the sign-in limits. Unset: the header is ignored.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ServeArgs {
@@ -92,6 +124,10 @@ impl Default for ServeArgs {
             presence_grace_secs: 30,
             heartbeat_secs: 20,
             messages_per_minute: 60,
+            sign_ins_per_account_per_hour: 20,
+            sign_ins_per_address_per_minute: 30,
+            registrations_per_address_per_hour: 20,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! stops the server with a clear message instead of failing one request later.
 
 use crate::cli::ServeArgs;
-use std::net::SocketAddr;
+use backend::limits::AuthQuotas;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,19 +19,35 @@ pub struct Config {
     pub presence_grace: Duration,
     pub heartbeat: Duration,
     pub messages_per_minute: u32,
+    /// Sign-in and registration limits.
+    pub auth_quotas: AuthQuotas,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("PARLEY_PUBLIC_URL {0:?} is not a URL like https://support.example.com")]
     PublicUrl(String),
-    #[error("PARLEY_HEARTBEAT_SECS and PARLEY_RATE_PER_MINUTE must be at least 1")]
+    #[error(
+        "PARLEY_HEARTBEAT_SECS, PARLEY_RATE_PER_MINUTE and the sign-in and registration limits must be at least 1"
+    )]
     Zero,
 }
 
 impl Config {
     pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
-        if args.heartbeat_secs == 0 || args.messages_per_minute == 0 {
+        let auth_quotas = AuthQuotas {
+            sign_ins_per_account_per_hour: args.sign_ins_per_account_per_hour,
+            sign_ins_per_address_per_minute: args.sign_ins_per_address_per_minute,
+            registrations_per_address_per_hour: args.registrations_per_address_per_hour,
+        };
+        if args.heartbeat_secs == 0
+            || args.messages_per_minute == 0
+            || auth_quotas.sign_ins_per_account_per_hour == 0
+            || auth_quotas.sign_ins_per_address_per_minute == 0
+            || auth_quotas.registrations_per_address_per_hour == 0
+        {
             return Err(ConfigError::Zero);
         }
         let (allowed_origin, secure_cookies) = match args.public_url.as_deref().map(str::trim) {
@@ -49,6 +66,8 @@ impl Config {
             presence_grace: Duration::from_secs(args.presence_grace_secs),
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             messages_per_minute: args.messages_per_minute,
+            auth_quotas,
+            trusted_proxies: args.trusted_proxies.clone(),
         })
     }
 }

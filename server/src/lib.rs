@@ -85,14 +85,18 @@ pub async fn serve(
         db,
         backend::Bus::new(),
         backend::limits::SendLimiter::per_minute(config.messages_per_minute),
-    );
+    )
+    .with_auth_limits(backend::limits::AuthLimiter::new(
+        config.auth_quotas,
+        backend::limits::TrustedProxies::new(config.trusted_proxies.clone()),
+    ));
     let hub = live::Hub::start(backend.clone(), config.heartbeat, config.presence_grace).await;
-    let limiter = backend.send_limit.clone();
+    let limits = backend.clone();
     let forget_idle_limits = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             every.tick().await;
-            limiter.forget_idle();
+            limits.forget_idle_limits();
         }
     });
     let state = AppState {
@@ -111,9 +115,14 @@ pub async fn serve(
         // after the restart) before the HTTP side drains.
         signal_hub.shut_down();
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // Every request carries its peer address (`ConnectInfo<SocketAddr>`):
+    // the sign-in and registration limits count per client address.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     // Upgraded sockets are not HTTP connections any more, so the graceful
     // shutdown above does not wait for them. A socket may be committing a
     // message right now; let it finish and announce it before we return.

@@ -10,5 +10,6 @@
 mod accounts;
 mod constraints;
 mod helpers;
+mod sign_in;
 mod typed;
 mod write;

@@ -98,29 +98,6 @@ async fn registration_refuses_common_and_personal_passwords() {
 }
 
 #[tokio::test]
-async fn duplicate_email_is_refused_whatever_the_case() {
-    let app = spawn_app().await;
-    app.create_user("ann@example.com", Role::Customer).await;
-    let (status, body) = app
-        .client()
-        .call(
-            "register",
-            &[
-                ("email", "ANN@example.com"),
-                ("name", "Other Ann"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body["field"], "email");
-    assert!(body["message"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("already exists"));
-}
-
-#[tokio::test]
 async fn wrong_password_and_unknown_email_read_the_same() {
     let app = spawn_app().await;
     app.create_user("ann@example.com", Role::Customer).await;

@@ -10,3 +10,4 @@ mod live_chaos;
 mod live_messages;
 mod live_socket;
 mod pages;
+mod sign_in_limits;

@@ -46,6 +46,8 @@ pub struct Backend {
     pub auth_limits: limits::AuthLimiter,
     /// Password hashing turns and their bounded line.
     pub hasher: passwords::Hasher,
+    /// Whose turn it is to commit and announce a change to a conversation.
+    pub(crate) write_turn: conversations::WriteTurn,
 }
 
 impl Backend {
@@ -61,6 +63,7 @@ impl Backend {
                 limits::TrustedProxies::default(),
             ),
             hasher: passwords::Hasher::shared().clone(),
+            write_turn: conversations::WriteTurn::default(),
         }
     }
 

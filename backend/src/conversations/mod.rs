@@ -19,6 +19,7 @@ mod rows;
 mod write;
 
 pub use read::*;
+pub(crate) use write::WriteTurn;
 pub use write::{assign, change_status, mark_read, send, start, Sent};
 
 use crate::error::ServiceResult;

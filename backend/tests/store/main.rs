@@ -8,6 +8,7 @@
 //! One binary (`cargo test -p backend --test store`) so it links once.
 
 mod accounts;
+mod cancel;
 mod constraints;
 mod helpers;
 mod sign_in;

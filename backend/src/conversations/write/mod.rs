@@ -8,6 +8,12 @@
 //! from the row it locked) and its answer. Refusing is returning an error:
 //! the transaction is dropped, which rolls it back, and nothing is announced.
 //!
+//! Once the statements have run, committing and announcing happen in a task
+//! of their own that the caller awaits: if the caller goes away (an HTTP
+//! client disconnects and its request's future is dropped), a change that
+//! commits is still announced. Before that point a dropped caller drops the
+//! transaction, which rolls back, and nothing was stored.
+//!
 //! # Layout
 //! - [`statements`]: [`WriteTx`], the open transaction with the statements
 //!   operations share (lock the row, insert a message), and the row update.
@@ -34,11 +40,26 @@ use super::rows::ConversationState;
 use super::summaries;
 use crate::bus::Event;
 use crate::error::ServiceResult;
-use crate::{clock, Backend};
+use crate::{clock, Backend, ServiceError};
 use parley::model::{Message, PersonRef};
 use parley::{ConversationId, ConversationStatus, UserId};
-use sqlx::{Connection, Sqlite};
 use statements::{update_row, WriteTx};
+use std::sync::Arc;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// The turn to write and announce. The single writer is one pool
+/// connection, but a committed transaction hands it back at once; the turn
+/// is held from before `BEGIN` until the change's messages are on the bus,
+/// so the bus carries every conversation's messages in commit (seq) order.
+/// Owned, so the task that commits can hold it. One per [`Backend`].
+#[derive(Clone, Default)]
+pub(crate) struct WriteTurn(Arc<Mutex<()>>);
+
+impl WriteTurn {
+    async fn take(&self) -> OwnedMutexGuard<()> {
+        self.0.clone().lock_owned().await
+    }
+}
 
 /// What one change did to a conversation: the helper writes the row and
 /// the audit rows from it, then announces the messages and the new list rows.
@@ -75,13 +96,17 @@ impl Change {
 /// what they changed and the operation's answer; then the row and the audit
 /// rows are written, the transaction commits, and the change is announced.
 /// An error from `statements` rolls everything back.
-pub(super) async fn write<T>(
+///
+/// Commit and announcement run in a spawned task, awaited here: dropping
+/// this future after the statements cannot leave a committed change
+/// unannounced.
+pub(super) async fn write<T: Send + 'static>(
     backend: &Backend,
     actor: &PersonRef,
     statements: impl AsyncFnOnce(&mut WriteTx<'_>) -> ServiceResult<(Change, T)>,
 ) -> ServiceResult<T> {
-    let mut writer = backend.db.write.acquire().await?;
-    let mut transaction = writer.begin().await?;
+    let turn = backend.write_turn.take().await;
+    let mut transaction = backend.db.write.begin().await?;
     let now = clock::now();
     let mut tx = WriteTx::new(&mut transaction, actor, now);
     let (change, answer) = statements(&mut tx).await?;
@@ -89,20 +114,25 @@ pub(super) async fn write<T>(
     for action in &change.audit {
         action.record(tx.conn(), change.conversation, actor, now).await?;
     }
-    transaction.commit().await?;
-    announce(backend, writer, change).await;
-    Ok(answer)
+    let backend = backend.clone();
+    tokio::spawn(async move {
+        transaction.commit().await?;
+        announce(&backend, turn, change).await;
+        Ok(answer)
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("the commit task failed: {e}")))?
 }
 
 /// After a commit: tells the live hubs about the messages, then the new list rows.
 ///
-/// `writer` is the single write connection, still held: the messages are
-/// published before the next transaction can commit, so the bus carries
-/// every conversation's messages in commit (seq) order and a client may
-/// resume from the last seq it received. The list rows are read and
-/// published after letting go of it; each row carries its activity time, so
-/// a client keeps the newest if two arrive out of order.
-async fn announce(backend: &Backend, writer: sqlx::pool::PoolConnection<Sqlite>, change: Change) {
+/// `turn` is still held: the messages are published before the next change
+/// can commit, so the bus carries every conversation's messages in commit
+/// (seq) order and a client may resume from the last seq it received. The
+/// list rows are read and published after letting go of it; each row
+/// carries its activity time, so a client keeps the newest if two arrive
+/// out of order.
+async fn announce(backend: &Backend, turn: OwnedMutexGuard<()>, change: Change) {
     let Change {
         conversation,
         customer_id,
@@ -116,7 +146,7 @@ async fn announce(backend: &Backend, writer: sqlx::pool::PoolConnection<Sqlite>,
             messages,
         });
     }
-    drop(writer);
+    drop(turn);
     match summaries(&backend.db, conversation).await {
         Ok((staff, customer)) => backend.bus.publish(Event::Conversation {
             customer_id,

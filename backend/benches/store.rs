@@ -117,12 +117,12 @@ impl Dataset {
         sqlx::query(
             "WITH RECURSIVE n(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM n WHERE c + 1 < $1) \
              INSERT INTO conversations (id, customer_id, subject, title, status, assignee_id, last_seq, \
-                 last_message_id, last_public_message_id, last_activity_at, last_public_at, \
+                 last_public_seq, last_message_id, last_public_message_id, last_activity_at, last_public_at, \
                  awaiting_reply, created_at) \
              SELECT c + 1, $3 + 1 + (c % $4), 'Order question ' || c, 'Order question ' || c, \
                     CASE WHEN c % 10 < 7 THEN 'active' WHEN c % 10 < 9 THEN 'open' ELSE 'resolved' END, \
                     CASE WHEN c % 10 IN (7, 8) THEN NULL ELSE 1 + (c % $3) END, \
-                    $2, ($2 - 1) * $1 + c + 1, ($2 - 1) * $1 + c + 1, \
+                    $2, $2, ($2 - 1) * $1 + c + 1, ($2 - 1) * $1 + c + 1, \
                     $5 + (($2 - 1) * $1 + c) * 100, $5 + (($2 - 1) * $1 + c) * 100, \
                     CASE WHEN c % 3 = 0 AND c % 10 < 9 THEN 1 ELSE 0 END, $5 + c * 100 \
              FROM n",
@@ -135,12 +135,14 @@ impl Dataset {
         .execute(&mut *tx)
         .await
         .expect("insert conversations");
-        // Message j: conversation j mod C, seq j div C + 1; odd seqs are the
-        // customer's, even ones the agent's.
+        // Message j: conversation j mod C, seq j div C + 1 (all texts, so
+        // the public seq is the same); odd seqs are the customer's, even
+        // ones the agent's.
         sqlx::query(
             "WITH RECURSIVE n(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM n WHERE j + 1 < $1) \
-             INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, client_id, created_at) \
-             SELECT j + 1, (j % $2) + 1, j / $2 + 1, \
+             INSERT INTO messages (id, conversation_id, seq, public_seq, sender_id, kind, body, client_id, \
+                 created_at) \
+             SELECT j + 1, (j % $2) + 1, j / $2 + 1, j / $2 + 1, \
                     CASE WHEN (j / $2) % 2 = 0 THEN $3 + 1 + ((j % $2) % $4) ELSE 1 + ((j % $2) % $3) END, \
                     'text', $5, 'bench-' || j, $6 + j * 100 \
              FROM n",

@@ -6,10 +6,37 @@
 //! broadcast channel with one subscriber per hub, so a publish is a queue
 //! push, never a wait on slow sockets.
 
+use crate::conversations::Audience;
 use parley::model::{ConversationSummary, Message, PersonRef};
 use parley::{Availability, ConversationId, Role, Seq, UserId};
 use std::sync::Arc;
 use tokio::sync::broadcast;
+
+/// A committed message and its place in each audience's sequence: staff
+/// number every message of a conversation (`seq`), customers only what
+/// they may see (`public_seq`, gap-free; a note has none). See
+/// `migrations/sqlite/0003_public_seq.sql`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The message as staff see it (its `seq` is the staff sequence).
+    pub message: Message,
+    /// Its place in the customer's sequence; `None` for a note.
+    pub public_seq: Option<Seq>,
+}
+
+impl Committed {
+    /// The message as `audience` sees it, numbered in that audience's
+    /// sequence; `None` when the audience may not see it (a note, for a customer).
+    pub fn seen_by(&self, audience: Audience) -> Option<Message> {
+        match audience {
+            Audience::Staff => Some(self.message.clone()),
+            Audience::Customer => self.public_seq.map(|seq| Message {
+                seq,
+                ..self.message.clone()
+            }),
+        }
+    }
+}
 
 /// Something that happened, with what every audience needs to hear of it.
 #[derive(Debug, Clone)]
@@ -18,7 +45,7 @@ pub enum Event {
     Messages {
         conversation_id: ConversationId,
         customer_id: UserId,
-        messages: Vec<Message>,
+        messages: Vec<Committed>,
     },
     /// A conversation's list row changed: the staff view, and the customer's
     /// (which never mentions notes).
@@ -33,13 +60,17 @@ pub enum Event {
         customer_id: UserId,
         user: PersonRef,
     },
-    /// Someone read up to a seq.
+    /// Someone read up to a message: `up_to` in the staff sequence,
+    /// `public_up_to` in the customer's (the newest message a customer may
+    /// see at or before it) — `None` when that did not move (a staff member
+    /// read only notes): customers hear nothing then.
     Read {
         conversation_id: ConversationId,
         customer_id: UserId,
         user_id: UserId,
         role: Role,
         up_to: Seq,
+        public_up_to: Option<Seq>,
     },
     /// A staff member chose another availability.
     Availability {

@@ -52,10 +52,20 @@ impl Audience {
     }
 
     /// SQL for "a message this audience sees"; `m` is the messages alias.
+    /// (A message has a public seq exactly when customers may see it.)
     pub(crate) fn visible(self, m: &str) -> String {
         match self {
             Audience::Staff => "1 = 1".to_owned(),
-            Audience::Customer => format!("{m}.kind <> 'note'"),
+            Audience::Customer => format!("{m}.public_seq IS NOT NULL"),
+        }
+    }
+
+    /// SQL for a message's seq in this audience's sequence: staff number
+    /// every message, customers only what they see (gap-free).
+    pub(crate) fn seq_column(self, m: &str) -> String {
+        match self {
+            Audience::Staff => format!("{m}.seq"),
+            Audience::Customer => format!("{m}.public_seq"),
         }
     }
 
@@ -66,6 +76,16 @@ impl Audience {
             Audience::Customer => "'text'",
         }
     }
+}
+
+/// SQL for the customer's seq of staff seq `seq` in `conversation`: the
+/// public seq of the newest message customers may see at or before it (0
+/// if none). How a read marker (kept in staff seqs) reads to a customer.
+pub(crate) fn public_seq_at(conversation: &str, seq: &str) -> String {
+    format!(
+        "COALESCE((SELECT pm.public_seq FROM messages pm WHERE pm.conversation_id = {conversation} \
+         AND pm.seq <= {seq} AND pm.public_seq IS NOT NULL ORDER BY pm.seq DESC LIMIT 1), 0)"
+    )
 }
 
 pub(crate) fn require_staff(user: &CurrentUser) -> ServiceResult<()> {

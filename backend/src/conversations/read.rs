@@ -2,10 +2,10 @@
 //! panel, the audit trail, badges.
 
 use super::rows::{
-    fetch_page, joined_person, page_by_activity, read_state, summary_query, summary_query_from, MessageRow,
-    SummaryRow, MESSAGE_SELECT,
+    fetch_page, joined_person, message_select, page_by_activity, read_state, summary_query,
+    summary_query_from, MessageRow, SummaryRow,
 };
-use super::{mark_read, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
+use super::{mark_read, public_seq_at, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
 use crate::error::ServiceResult;
 use crate::{Backend, Db, ServiceError};
 use parley::model::{
@@ -118,7 +118,9 @@ pub async fn summary_for(
     Ok(summary)
 }
 
-/// Messages before `before` (exclusive), newest page first, returned oldest first.
+/// Messages before `before` (exclusive), newest page first, returned oldest
+/// first. Seqs are the viewer's: a customer's skip no number (notes are
+/// not theirs to count).
 pub async fn history(
     db: &Db,
     viewer: &CurrentUser,
@@ -127,9 +129,10 @@ pub async fn history(
 ) -> ServiceResult<HistoryPage> {
     read_state(db, conversation).await?.authorize(viewer)?;
     let audience = Audience::of(viewer);
+    let seq = audience.seq_column("m");
     let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq < $2 AND {} \
-         ORDER BY m.seq DESC LIMIT $3",
+        "{} WHERE m.conversation_id = $1 AND {seq} < $2 AND {} ORDER BY {seq} DESC LIMIT $3",
+        message_select(audience),
         audience.visible("m")
     ))
     .bind(conversation)
@@ -148,7 +151,8 @@ pub async fn history(
 }
 
 /// Messages after `after` (exclusive), oldest first, at most `limit`: what a
-/// client missed. The caller checks access (see [`authorize_view`]).
+/// client missed. `after` and the seqs returned are `audience`'s. The
+/// caller checks access (see [`authorize_view`]).
 pub async fn replay(
     db: &Db,
     audience: Audience,
@@ -156,8 +160,10 @@ pub async fn replay(
     after: Seq,
     limit: i64,
 ) -> ServiceResult<Vec<Message>> {
+    let seq = audience.seq_column("m");
     let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq > $2 AND {} ORDER BY m.seq LIMIT $3",
+        "{} WHERE m.conversation_id = $1 AND {seq} > $2 AND {} ORDER BY {seq} LIMIT $3",
+        message_select(audience),
         audience.visible("m")
     ))
     .bind(conversation)
@@ -179,7 +185,7 @@ pub async fn authorize_view(
     Ok(state.customer_id)
 }
 
-/// Everything a thread page needs; opening it marks it read.
+/// Everything a thread page needs, in the viewer's sequence; opening it marks it read.
 pub async fn open_thread(
     backend: &Backend,
     viewer: &CurrentUser,
@@ -189,10 +195,16 @@ pub async fn open_thread(
     let last_seq = history.messages.last().map(|m| m.seq).unwrap_or_default();
     mark_read(backend, viewer, id, last_seq).await?;
     let summary = summary_for(&backend.db, viewer, id).await?;
-    let read_markers: Vec<ReadMarker> = sqlx::query_as(
-        "SELECT r.user_id, u.role, r.last_read_seq AS seq FROM read_markers r \
-         JOIN users u ON u.id = r.user_id WHERE r.conversation_id = $1 AND r.user_id <> $2",
-    )
+    // Markers are kept in staff seqs; a customer reads each as the newest
+    // message they may see at or before it.
+    let marker_seq = match Audience::of(viewer) {
+        Audience::Staff => "r.last_read_seq".to_owned(),
+        Audience::Customer => public_seq_at("r.conversation_id", "r.last_read_seq"),
+    };
+    let read_markers: Vec<ReadMarker> = sqlx::query_as(&format!(
+        "SELECT r.user_id, u.role, {marker_seq} AS seq FROM read_markers r \
+         JOIN users u ON u.id = r.user_id WHERE r.conversation_id = $1 AND r.user_id <> $2"
+    ))
     .bind(id)
     .bind(viewer.id)
     .fetch_all(&backend.db.read)

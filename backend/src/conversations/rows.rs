@@ -181,7 +181,8 @@ pub(super) async fn fetch_page(q: &mut QueryBuilder<'_, Sqlite>, db: &Db) -> Ser
     })
 }
 
-/// A message with its sender, as the history queries return it.
+/// A message with its sender, as the history queries return it, its `seq`
+/// in the sequence of the audience it was read for ([`message_select`]).
 #[derive(sqlx::FromRow)]
 pub(super) struct MessageRow {
     id: MessageId,
@@ -196,9 +197,17 @@ pub(super) struct MessageRow {
     created_at: Timestamp,
 }
 
-pub(super) const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.kind, m.sender_id, \
-     u.name AS sender_name, u.role AS sender_role, m.body, m.client_id, m.created_at \
-     FROM messages m LEFT JOIN users u ON u.id = m.sender_id";
+/// `SELECT … FROM messages m` with the sender, numbering each message in
+/// `audience`'s sequence. Callers add `WHERE` (with [`Audience::visible`]
+/// for a customer) and order by [`Audience::seq_column`].
+pub(super) fn message_select(audience: Audience) -> String {
+    format!(
+        "SELECT m.id, m.conversation_id, {} AS seq, m.kind, m.sender_id, \
+         u.name AS sender_name, u.role AS sender_role, m.body, m.client_id, m.created_at \
+         FROM messages m LEFT JOIN users u ON u.id = m.sender_id",
+        audience.seq_column("m")
+    )
+}
 
 impl From<MessageRow> for Message {
     fn from(row: MessageRow) -> Self {

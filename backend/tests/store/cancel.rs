@@ -75,7 +75,7 @@ async fn a_send_dropped_at_any_point_is_announced_whenever_it_is_stored() {
             Ok(event) => match &*event {
                 Event::Messages { messages, .. } => {
                     messages_events += 1;
-                    announced.extend(messages.iter().filter_map(|m| m.client_id.clone()));
+                    announced.extend(messages.iter().filter_map(|m| m.message.client_id.clone()));
                 }
                 Event::Conversation { .. } => list_rows += 1,
                 _ => {}

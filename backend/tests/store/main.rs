@@ -11,6 +11,7 @@ mod accounts;
 mod cancel;
 mod constraints;
 mod helpers;
+mod public_seq;
 mod sign_in;
 mod typed;
 mod write;

@@ -262,7 +262,9 @@ async fn seqs_follow_commit_order_on_the_bus() {
     let announced: Vec<Seq> = drain(&mut bus)
         .iter()
         .filter_map(|event| match event.as_ref() {
-            Event::Messages { messages, .. } => Some(messages.iter().map(|m| m.seq).collect::<Vec<_>>()),
+            Event::Messages { messages, .. } => {
+                Some(messages.iter().map(|m| m.message.seq).collect::<Vec<_>>())
+            }
             _ => None,
         })
         .flatten()
@@ -362,17 +364,20 @@ async fn a_client_id_race_is_answered_like_a_resend() {
     .await
     .expect("the send looked its client id up");
 
-    // The first attempt wins while the send waits for the writer.
-    let seq: Seq = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+    // The first attempt wins while the send waits for the writer (a text,
+    // so it takes a seq and a public seq; here both are 2).
+    let (seq, public_seq): (Seq, Seq) = sqlx::query_as(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_public_seq = last_public_seq + 1 \
+         WHERE id = $1 RETURNING last_seq, last_public_seq",
     )
     .bind(id)
     .fetch_one(&mut *writer)
     .await
     .expect("take a seq");
+    assert_eq!(seq, public_seq);
     let winner: MessageId = sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, client_id, created_at) \
-         VALUES ($1, $2, $3, 'text', 'Hello?', 'c-race', 0) RETURNING id",
+        "INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, client_id, created_at) \
+         VALUES ($1, $2, $2, $3, 'text', 'Hello?', 'c-race', 0) RETURNING id",
     )
     .bind(id)
     .bind(seq)

@@ -22,10 +22,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use backend::bus::Event;
+use backend::conversations::Audience;
 use backend::{accounts, Backend};
-use parley::model::{MessageKind, PersonRef};
+use parley::model::PersonRef;
 use parley::protocol::{ServerFrame, MAX_FRAME_BYTES};
-use parley::{Availability, ConversationId, UserId};
+use parley::{Availability, ConversationId, Seq, UserId};
 use presence::{PresenceBook, PresenceSnapshot};
 use registry::{encode, Outgoing, Registry, SocketId, SubscribeError, QUEUE_CAPACITY};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -288,16 +289,21 @@ impl Hub {
                     messages,
                     ..
                 } => {
-                    for message in messages {
-                        let frame = encode(&ServerFrame::Message {
-                            message: message.clone(),
+                    for committed in messages {
+                        // Each audience gets the message in its own
+                        // sequence; a note has no customer view, so a
+                        // customer socket never sees one, nor a gap for it.
+                        let for_staff = encode(&ServerFrame::Message {
+                            message: committed.message.clone(),
                         });
-                        // Notes go to staff sockets only; a customer socket
-                        // subscribed to the conversation never sees one.
-                        let customers_may_see = message.kind != MessageKind::Note;
+                        let for_customers = committed
+                            .seen_by(Audience::Customer)
+                            .map(|message| encode(&ServerFrame::Message { message }));
                         for (id, entry) in registry.subscribers(*conversation_id) {
-                            if entry.staff || customers_may_see {
-                                push(id, entry, &frame);
+                            match (entry.staff, &for_customers) {
+                                (true, _) => push(id, entry, &for_staff),
+                                (false, Some(frame)) => push(id, entry, frame),
+                                (false, None) => {}
                             }
                         }
                     }
@@ -342,16 +348,29 @@ impl Hub {
                     user_id,
                     role,
                     up_to,
+                    public_up_to,
                     ..
                 } => {
-                    let frame = encode(&ServerFrame::Read {
-                        conversation_id: *conversation_id,
-                        user_id: *user_id,
-                        role: *role,
-                        up_to: *up_to,
-                    });
+                    // Staff hear the marker in their sequence, customers in
+                    // theirs, and only when it moved as they see it.
+                    let read = |up_to: Seq| {
+                        encode(&ServerFrame::Read {
+                            conversation_id: *conversation_id,
+                            user_id: *user_id,
+                            role: *role,
+                            up_to,
+                        })
+                    };
+                    let for_staff = read(*up_to);
+                    let for_customers = public_up_to.map(read);
+                    let mut push_read =
+                        |id: SocketId, entry: &registry::SocketEntry| match (entry.staff, &for_customers) {
+                            (true, _) => push(id, entry, &for_staff),
+                            (false, Some(frame)) => push(id, entry, frame),
+                            (false, None) => {}
+                        };
                     for (id, entry) in registry.subscribers(*conversation_id) {
-                        push(id, entry, &frame);
+                        push_read(id, entry);
                     }
                     // The reader's other tabs clear their badges even when
                     // they are not looking at this conversation.
@@ -360,7 +379,7 @@ impl Hub {
                             .subscribers(*conversation_id)
                             .any(|(other, _)| other == id)
                         {
-                            push(id, entry, &frame);
+                            push_read(id, entry);
                         }
                     }
                 }

@@ -9,5 +9,6 @@ mod hidden_text;
 mod live_chaos;
 mod live_messages;
 mod live_socket;
+mod notes_unseen;
 mod pages;
 mod sign_in_limits;

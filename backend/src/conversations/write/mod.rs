@@ -38,10 +38,10 @@ pub use status::change_status;
 
 use super::rows::ConversationState;
 use super::summaries;
-use crate::bus::Event;
+use crate::bus::{Committed, Event};
 use crate::error::ServiceResult;
 use crate::{clock, Backend, ServiceError};
-use parley::model::{Message, PersonRef};
+use parley::model::PersonRef;
 use parley::{ConversationId, ConversationStatus, UserId};
 use statements::{update_row, WriteTx};
 use std::sync::Arc;
@@ -72,7 +72,7 @@ pub(super) struct Change {
     /// The assignee after the change.
     pub(super) assignee: Option<UserId>,
     /// The messages inserted, in seq order.
-    pub(super) messages: Vec<Message>,
+    pub(super) messages: Vec<Committed>,
     /// The audit rows to write, in order.
     pub(super) audit: Vec<AuditAction>,
 }

@@ -8,17 +8,18 @@
 
 use super::{write, AuditAction, Change};
 use crate::constraints::Unique;
-use crate::conversations::person;
-use crate::conversations::rows::{MessageRow, MESSAGE_SELECT};
+use crate::conversations::rows::{message_select, MessageRow};
+use crate::conversations::{person, Audience};
 use crate::error::ServiceResult;
 use crate::{Backend, Db, ServiceError};
 use parley::model::{CurrentUser, Message, MessageKind};
 use parley::validate::MessageBody;
-use parley::{ClientId, ConversationId, UserId, ValidationError};
+use parley::{ClientId, ConversationId, ValidationError};
 
 /// A message that was written, or found already written under its `client_id`.
 #[derive(Debug, Clone)]
 pub struct Sent {
+    /// As the sender sees it: a customer's numbered in the customer's sequence.
     pub message: Message,
     /// The `client_id` had been used for this very message before: nothing new was stored.
     pub duplicate: bool,
@@ -42,7 +43,7 @@ pub async fn send(
     }
     let body = MessageBody::parse(body)?;
     if let Some(client_id) = client_id {
-        if let Some(existing) = find_by_client_id(&backend.db, sender.id, client_id).await? {
+        if let Some(existing) = find_by_client_id(&backend.db, sender, client_id).await? {
             return resent(existing, conversation);
         }
     }
@@ -59,11 +60,14 @@ pub async fn send(
         let state = tx.lock(conversation).await?;
         state.authorize(sender)?;
         let next_status = state.status.after_message(sender.role, note)?;
-        let message = tx
+        let committed = tx
             .insert_message(conversation, kind, body.as_str(), client_id)
             .await?;
+        let message = committed
+            .seen_by(Audience::of(sender))
+            .ok_or_else(|| ServiceError::Internal("a sender cannot see their own message".into()))?;
         let mut change = Change::of(conversation, &state);
-        change.messages.push(message.clone());
+        change.messages.push(committed);
         if let Some(to) = next_status {
             change.audit.push(AuditAction::Status {
                 from: state.status,
@@ -91,7 +95,7 @@ pub async fn send(
                 .push(tx.system_message(conversation, &text).await?);
         }
         if let Some(last) = change.messages.last() {
-            tx.mark_read_by_actor(conversation, last.seq).await?;
+            tx.mark_read_by_actor(conversation, last.message.seq).await?;
         }
         Ok((change, message))
     })
@@ -105,7 +109,7 @@ pub async fn send(
         (Err(e), Some(client_id)) if e.violates(Unique::MessageClientId) => {
             // The same client_id raced in through another connection and
             // won; this transaction was rolled back.
-            let existing = find_by_client_id(&backend.db, sender.id, client_id)
+            let existing = find_by_client_id(&backend.db, sender, client_id)
                 .await?
                 .ok_or(ServiceError::Internal("duplicate client id without a row".into()))?;
             resent(existing, conversation)
@@ -114,12 +118,17 @@ pub async fn send(
     }
 }
 
-/// The message `sender` already stored under `client_id`, if any.
-async fn find_by_client_id(db: &Db, sender: UserId, client_id: &ClientId) -> ServiceResult<Option<Message>> {
+/// The message `sender` already stored under `client_id`, if any, as they see it.
+async fn find_by_client_id(
+    db: &Db,
+    sender: &CurrentUser,
+    client_id: &ClientId,
+) -> ServiceResult<Option<Message>> {
     let row: Option<MessageRow> = sqlx::query_as(&format!(
-        "{MESSAGE_SELECT} WHERE m.sender_id = $1 AND m.client_id = $2"
+        "{} WHERE m.sender_id = $1 AND m.client_id = $2",
+        message_select(Audience::of(sender))
     ))
-    .bind(sender)
+    .bind(sender.id)
     .bind(client_id)
     .fetch_optional(&db.read)
     .await?;

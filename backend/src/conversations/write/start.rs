@@ -2,7 +2,7 @@
 
 use super::{write, AuditAction, Change};
 use crate::constraints::{OnConstraint, Unique};
-use crate::conversations::person;
+use crate::conversations::{person, Audience};
 use crate::error::ServiceResult;
 use crate::{Backend, ServiceError};
 use parley::model::{CurrentUser, Message, MessageKind};
@@ -46,19 +46,23 @@ pub async fn start(
         .bind(now)
         .fetch_one(tx.conn())
         .await?;
-        let message = tx
+        let committed = tx
             .insert_message(id, MessageKind::Text, body.as_str(), client_id)
             .await
             .on_constraint(Unique::MessageClientId, || {
                 ValidationError::new("client_id", "This message id was already used.").into()
             })?;
-        tx.mark_read_by_actor(id, message.seq).await?;
+        tx.mark_read_by_actor(id, committed.message.seq).await?;
+        // The customer's own view (the first message is 1 in both sequences).
+        let message = committed
+            .seen_by(Audience::Customer)
+            .ok_or_else(|| ServiceError::Internal("a customer cannot see their first message".into()))?;
         let change = Change {
             conversation: id,
             customer_id: customer.id,
             status: ConversationStatus::Open,
             assignee: None,
-            messages: vec![message.clone()],
+            messages: vec![committed],
             audit: vec![AuditAction::Created],
         };
         Ok((change, (id, message)))

@@ -4,6 +4,7 @@
 
 use super::markers::advance_marker;
 use super::Change;
+use crate::bus::Committed;
 use crate::conversations::rows::{lock_state, ConversationState};
 use crate::error::ServiceResult;
 use parley::model::{Message, MessageKind, PersonRef};
@@ -39,7 +40,8 @@ impl<'t> WriteTx<'t> {
     }
 
     /// Inserts a message by the actor, taking the conversation's next seq
-    /// (under the row lock, so seqs have no gaps and follow commit order).
+    /// and, unless it is a note, its next public seq — both under the row
+    /// lock, so neither sequence has gaps and both follow commit order.
     /// The database's error is returned as it is, so that a caller can tell a
     /// reused `client_id` from other failures.
     pub(super) async fn insert_message(
@@ -48,19 +50,30 @@ impl<'t> WriteTx<'t> {
         kind: MessageKind,
         body: &str,
         client_id: Option<&ClientId>,
-    ) -> Result<Message, sqlx::Error> {
-        let seq: Seq = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
-        )
-        .bind(conversation)
-        .fetch_one(&mut *self.conn)
-        .await?;
+    ) -> Result<Committed, sqlx::Error> {
+        let (seq, public_seq): (Seq, Option<Seq>) = if kind.visible_to_customer() {
+            sqlx::query_as(
+                "UPDATE conversations SET last_seq = last_seq + 1, last_public_seq = last_public_seq + 1 \
+                 WHERE id = $1 RETURNING last_seq, last_public_seq",
+            )
+            .bind(conversation)
+            .fetch_one(&mut *self.conn)
+            .await?
+        } else {
+            sqlx::query_as(
+                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, NULL",
+            )
+            .bind(conversation)
+            .fetch_one(&mut *self.conn)
+            .await?
+        };
         let id: MessageId = sqlx::query_scalar(
-            "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, client_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, client_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(conversation)
         .bind(seq)
+        .bind(public_seq)
         .bind(self.actor.id)
         .bind(kind)
         .bind(body)
@@ -68,7 +81,7 @@ impl<'t> WriteTx<'t> {
         .bind(self.now)
         .fetch_one(&mut *self.conn)
         .await?;
-        Ok(Message {
+        let message = Message {
             id,
             conversation_id: conversation,
             seq,
@@ -77,7 +90,8 @@ impl<'t> WriteTx<'t> {
             body: body.to_owned(),
             client_id: client_id.map(|c| c.as_str().to_owned()),
             created_at: self.now,
-        })
+        };
+        Ok(Committed { message, public_seq })
     }
 
     /// A system message saying what the actor changed.
@@ -85,7 +99,7 @@ impl<'t> WriteTx<'t> {
         &mut self,
         conversation: ConversationId,
         text: &str,
-    ) -> ServiceResult<Message> {
+    ) -> ServiceResult<Committed> {
         Ok(self
             .insert_message(conversation, MessageKind::System, text, None)
             .await?)
@@ -109,7 +123,7 @@ pub(super) async fn update_row(
     change: &Change,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    let messages = &change.messages;
+    let messages: Vec<&Message> = change.messages.iter().map(|c| &c.message).collect();
     // List previews show what people wrote: staff see the newest text or
     // note, customers the newest text. System messages only move the
     // activity time (the status tag already tells what they say).

@@ -41,11 +41,13 @@ pub async fn create_user(
     role: Role,
     password: &Password,
 ) -> ServiceResult<CurrentUser> {
+    passwords::check_new_password(password, email, name)?;
     let taken = || ValidationError::new("email", "An account with this email already exists.").into();
     create_user_hashed_by(db, Hasher::shared(), email, name, role, password, taken).await
 }
 
-/// [`create_user`] with `hasher`; a taken email is refused with `taken()`.
+/// Hashes with `hasher` and inserts the account (the password has passed
+/// [`passwords::check_new_password`]); a taken email is refused with `taken()`.
 async fn create_user_hashed_by(
     db: &Db,
     hasher: &Hasher,
@@ -55,7 +57,6 @@ async fn create_user_hashed_by(
     password: &Password,
     taken: impl FnOnce() -> ServiceError,
 ) -> ServiceResult<CurrentUser> {
-    passwords::check_new_password(password, email, name)?;
     let hash = hasher.hash(password).await?;
     sqlx::query_as(&format!(
         "INSERT INTO users (email, name, role, password_hash, created_at) \
@@ -93,6 +94,7 @@ pub async fn register(
     let email = Email::parse(email)?;
     let name = DisplayName::parse(name)?;
     let password = Password::parse(password)?;
+    // A refusal the form can fix costs no registration allowance.
     passwords::check_new_password(&password, &email, &name)?;
     backend.auth_limits.register(from)?;
     let taken = || ServiceError::Conflict(REGISTRATION_REFUSED.to_owned());

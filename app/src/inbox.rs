@@ -3,6 +3,7 @@
 //! customer panel, assignment, status actions and, for admins, the audit trail.
 
 use crate::auth::{admit_with, Gate};
+use crate::browser::now;
 use crate::canned::list_canned;
 use crate::conversations::{
     audit_trail, get_customer_profile, inbox_page, list_staff, AssignConversation, SetStatus,
@@ -11,7 +12,7 @@ use crate::error::{AppError, ErrorKind};
 use crate::layout::loading;
 use crate::messages::{id_param, thread_resource, ConversationList};
 use crate::presence::TeamList;
-use crate::thread::{now, ThreadBody, ThreadState};
+use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;

@@ -17,6 +17,8 @@
 //! - [`live`]: the browser's WebSocket client (inert on the server).
 //! - [`presence`]: availability, "Support is online", the team list.
 //! - [`alerts`]: desktop notifications and a sound for staff.
+//! - [`browser`]: every browser API the components use (clock, visibility,
+//!   scrolling, listeners, storage, notifications), inert on the server.
 //! - [`error`]: [`error::AppError`], what a server function can fail with.
 //! - `ssr` (server only): context, sessions and role checks for server functions.
 
@@ -26,6 +28,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod auth;
+pub mod browser;
 pub mod canned;
 pub mod conversations;
 pub mod error;
@@ -94,15 +97,7 @@ pub fn App() -> impl IntoView {
     });
 
     // Effects run only in the browser, after hydration: tests wait for this mark.
-    Effect::new(|_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
+    Effect::new(|_| browser::set_body_attribute("data-hydrated", "true"));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/parley.css"/>

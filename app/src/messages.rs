@@ -2,12 +2,13 @@
 //! a new one, and the thread.
 
 use crate::auth::{admit, admit_with, Gate};
+use crate::browser::now;
 use crate::conversations::{my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
 use crate::layout::loading;
 use crate::live::use_live;
 use crate::presence::SupportStatus;
-use crate::thread::{now, ThreadBody, ThreadState};
+use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};

@@ -11,6 +11,7 @@
 //! the socket is down wait, and go out in order, with the same `client_id`s,
 //! as soon as it is back (a resend never stores a message twice).
 
+use crate::browser::{self, new_client_id, now, page_visible};
 use crate::live::{use_live, Live, LiveState};
 use leptos::html;
 use leptos::prelude::*;
@@ -20,50 +21,6 @@ use parley::model::{
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame, TYPING_THROTTLE_MS, TYPING_TTL_MS};
 use parley::validate::MessageBody;
 use parley::{ConversationId, ConversationStatus, Seq, Timestamp, UserId};
-
-/// The time now, from whichever clock this side has.
-pub fn now() -> Timestamp {
-    #[cfg(feature = "hydrate")]
-    {
-        Timestamp(js_sys::Date::now() as i64)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let millis = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
-        Timestamp(millis)
-    }
-}
-
-/// A random id for a message about to be sent (its idempotency key).
-pub fn new_client_id() -> String {
-    #[cfg(feature = "hydrate")]
-    {
-        let a = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-        let b = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-        format!("c-{:x}-{a:08x}{b:08x}", js_sys::Date::now() as u64)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        String::new()
-    }
-}
-
-/// Whether the page is in front of the user (a hidden tab reads nothing).
-fn page_visible() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        false
-    }
-}
 
 /// A message the server has not confirmed yet.
 #[derive(Clone, Debug, PartialEq)]
@@ -275,9 +232,11 @@ fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) {
         ServerFrame::Conversation { summary } => state.apply_summary(summary),
         _ => {}
     });
-    // Reading resumes when the tab comes back to the front.
-    let _focus = window_event_listener(leptos::ev::focus, move |_| mark_read());
-    let _visible = window_event_listener(leptos::ev::visibilitychange, move |_| mark_read());
+    // Reading resumes when the tab comes back to the front. Both listeners
+    // go with the thread (`on_window_event`): after an in-app navigation they
+    // would otherwise read this thread's disposed signals.
+    browser::on_window_event(leptos::ev::focus, move |_| mark_read());
+    browser::on_window_event(leptos::ev::visibilitychange, move |_| mark_read());
     Effect::new(move |_| {
         if at_bottom.get() {
             mark_read();
@@ -336,8 +295,11 @@ fn fail_pending(
     }
 }
 
+/// Sends a refused message again (the retry button, or the send limit's
+/// timer, which may fire after the thread was closed: then its state is gone,
+/// `try_update` does nothing, and the message still goes out once).
 fn retry(state: ThreadState, live: Live, pending: Pending) {
-    state.pending.update(|list| {
+    state.pending.try_update(|list| {
         if let Some(p) = list.iter_mut().find(|p| p.client_id == pending.client_id) {
             p.failed = None;
         }
@@ -348,10 +310,11 @@ fn retry(state: ThreadState, live: Live, pending: Pending) {
 fn expire_typing_later(state: ThreadState) {
     set_timeout(
         move || {
+            // The thread may be gone by now: `try_update` then does nothing.
             let now = now().0;
             state
                 .typing
-                .update(|typing| typing.retain(|(_, until)| *until > now));
+                .try_update(|typing| typing.retain(|(_, until)| *until > now));
         },
         std::time::Duration::from_millis(TYPING_TTL_MS + 50),
     );
@@ -439,7 +402,7 @@ pub fn ThreadBody(
         state.pending.track();
         state.typing.track();
         if at_bottom.get_untracked() {
-            scroll_to_bottom(scroller);
+            browser::scroll_to_bottom(scroller);
         }
     });
 
@@ -461,7 +424,7 @@ pub fn ThreadBody(
                     older_error.set(None);
                     state.has_older.set(page.has_older);
                     state.add(page.messages);
-                    keep_position(scroller, height_before);
+                    browser::keep_scroll_position(scroller, height_before);
                 }
                 Err(e) => older_error.set(Some(e.message)),
             }
@@ -742,27 +705,4 @@ fn Composer(state: ThreadState, staff: bool, canned: Option<Signal<Vec<CannedRes
             <p class="field-error" role="alert" data-testid="composer-error">{move || error.get()}</p>
         </form>
     }
-}
-
-fn scroll_to_bottom(scroller: NodeRef<html::Div>) {
-    #[cfg(feature = "hydrate")]
-    request_animation_frame(move || {
-        if let Some(el) = scroller.get_untracked() {
-            el.set_scroll_top(el.scroll_height());
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = scroller;
-}
-
-/// After older messages were put above, keeps the same message in view.
-fn keep_position(scroller: NodeRef<html::Div>, height_before: i32) {
-    #[cfg(feature = "hydrate")]
-    request_animation_frame(move || {
-        if let Some(el) = scroller.get_untracked() {
-            el.set_scroll_top(el.scroll_top() + el.scroll_height() - height_before);
-        }
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (scroller, height_before);
 }

@@ -11,7 +11,8 @@
 //! - [`conversations`]: server functions for conversations (both sides).
 //! - [`messages`]: the customer's pages: list, new conversation, thread.
 //! - [`inbox`]: the staff pages: inbox, thread with customer panel and actions.
-//! - [`thread`]: the thread and composer both sides share.
+//! - [`thread`]: the thread both sides share: its state, the live follow,
+//!   the message list and the composer.
 //! - [`canned`]: canned responses (admin page, server functions).
 //! - [`layout`]: the top bar and shared notices (not found, forbidden).
 //! - [`live`]: the browser's WebSocket client (inert on the server).

@@ -6,7 +6,8 @@
 //! HTTP from the browser, at stable URLs under `/api/`.
 //!
 //! # Layout
-//! - [`auth`]: register, sign in/out, the current user, role gates.
+//! - [`auth`]: register, sign in/out, the current user, role gates, and
+//!   [`auth::GatedPage`], the one suspense boundary of every gated page.
 //! - [`admin`]: user and role management.
 //! - [`conversations`]: server functions for conversations (both sides).
 //! - [`messages`]: the customer's pages: list, new conversation, thread.
@@ -15,6 +16,7 @@
 //!   the message list and the composer.
 //! - [`canned`]: canned responses (admin page, server functions).
 //! - [`layout`]: the top bar and shared notices (not found, forbidden).
+//! - [`parts`]: small shared markup: form errors, the status tag.
 //! - [`live`]: the browser's WebSocket client (inert on the server).
 //! - [`presence`]: availability, "Support is online", the team list.
 //! - [`alerts`]: desktop notifications and a sound for staff.
@@ -37,6 +39,7 @@ pub mod inbox;
 pub mod layout;
 pub mod live;
 pub mod messages;
+pub mod parts;
 pub mod presence;
 #[cfg(feature = "ssr")]
 pub mod ssr;

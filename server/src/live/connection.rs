@@ -46,6 +46,10 @@ pub(super) struct Socket {
     pub(super) last_typing: HashMap<ConversationId, Instant>,
 }
 
+/// The whole life of one socket, in its own span: `#[instrument]` enters
+/// the span each time the task is polled and leaves it when the task parks,
+/// so nothing else that runs on the thread meanwhile logs inside it.
+#[tracing::instrument(name = "socket", skip_all, fields(user = %user.id, socket = tracing::field::Empty))]
 pub(super) async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
     let person = PersonRef {
         id: user.id,
@@ -65,8 +69,7 @@ pub(super) async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
     };
     let hub = state.hub.clone();
     let (registration, queue) = hub.register(&person, availability);
-    let span = tracing::info_span!("socket", user = %user.id, socket = registration.id);
-    let _enter = span.enter();
+    tracing::Span::current().record("socket", registration.id);
     tracing::debug!("socket open");
     let mut this = Socket {
         user,

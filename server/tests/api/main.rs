@@ -9,3 +9,4 @@ mod live_chaos;
 mod live_messages;
 mod live_socket;
 mod pages;
+mod socket_logs;

@@ -119,21 +119,7 @@ impl TestApp {
 
     /// A browser-like client with its own cookie jar.
     pub fn client(&self) -> Client {
-        let jar = Arc::new(Jar::default());
-        Client {
-            http: reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                .redirect(reqwest::redirect::Policy::none())
-                // A request that hangs fails the test with its URL instead
-                // of stalling the whole run.
-                .timeout(Duration::from_secs(20))
-                .build()
-                .expect("http client"),
-            jar,
-            base: self.url(""),
-            origin: self.origin(),
-            addr: self.addr,
-        }
+        client_at(self.addr)
     }
 
     /// Creates an account directly in the database (for staff roles, which
@@ -187,6 +173,26 @@ pub struct Client {
 }
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A browser-like client with its own cookie jar, for a Parley listening at
+/// `addr` (one started by [`spawn_app`], or a `parley` process).
+pub fn client_at(addr: SocketAddr) -> Client {
+    let jar = Arc::new(Jar::default());
+    Client {
+        http: reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            // A request that hangs fails the test with its URL instead
+            // of stalling the whole run.
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("http client"),
+        jar,
+        base: format!("http://{addr}"),
+        origin: format!("http://{addr}"),
+        addr,
+    }
+}
 
 impl Client {
     /// Calls a server function the way the browser does (form-encoded POST)

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod conversations;
+mod crash;
 mod helpers;
 mod live_chaos;
 mod live_messages;

@@ -13,4 +13,4 @@ export LEPTOS_SITE_ADDR="127.0.0.1:${PARLEY_E2E_PORT:-3100}"
 export PARLEY_PRESENCE_GRACE_SECS="${PARLEY_PRESENCE_GRACE_SECS:-3}"
 export RUST_LOG="${RUST_LOG:-warn,server=info}"
 "$bin" seed-demo >/dev/null
-"$bin" serve
+"$bin" serve --demo

@@ -25,7 +25,8 @@ pub enum Command {
     Migrate,
     /// Create an account; the password is read from standard input.
     CreateUser(CreateUserArgs),
-    /// Create demo customer, agent and admin accounts and print their credentials.
+    /// Create demo customer, agent and admin accounts and print their credentials
+    /// (for a demo only: `serve` then needs `--demo`).
     SeedDemo,
 }
 
@@ -81,6 +82,12 @@ pub struct ServeArgs {
     /// Messages a user may send per minute.
     #[arg(long, env = "PARLEY_RATE_PER_MINUTE", default_value_t = 60, global = true)]
     pub messages_per_minute: u32,
+
+    /// This is a demo: serve even though the demo accounts (`parley seed-demo`),
+    /// whose passwords are published, exist. Without it, `serve` refuses to start
+    /// while any of them does.
+    #[arg(long, env = "PARLEY_DEMO", default_value_t = false, global = true)]
+    pub demo: bool,
 }
 
 impl Default for ServeArgs {
@@ -92,6 +99,7 @@ impl Default for ServeArgs {
             presence_grace_secs: 30,
             heartbeat_secs: 20,
             messages_per_minute: 60,
+            demo: false,
         }
     }
 }

@@ -78,6 +78,23 @@ async fn run(cli: Cli) -> Result<(), String> {
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let config = Config::from_args(&args).map_err(|e| e.to_string())?;
     let db = open_db(database_url).await?;
+    let demo_accounts = match server::seed::demo_accounts_present(&db).await {
+        Ok(found) => found,
+        Err(e) => {
+            db.close().await;
+            return Err(format!("checking for demo accounts failed: {e}"));
+        }
+    };
+    if !demo_accounts.is_empty() {
+        if !args.demo {
+            db.close().await;
+            return Err(server::seed::demo_refusal(&demo_accounts));
+        }
+        tracing::warn!(
+            accounts = %demo_accounts.join(", "),
+            "demo mode: the demo accounts exist and their passwords are published"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;

@@ -12,6 +12,7 @@
 //! both sides receive every stored message, in seq order.
 
 use crate::helpers::{client_at, Client, Socket, PASSWORD};
+use crate::process::{free_addr, parley_command, start_serving};
 use backend::Db;
 use futures::{SinkExt, StreamExt};
 use parley::protocol::{ClientFrame, ServerFrame};
@@ -21,11 +22,10 @@ use reqwest::StatusCode;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// Messages each side sends in all.
@@ -36,48 +36,11 @@ const WINDOW: usize = 12;
 const KILL_AFTER_ACKS: usize = 40;
 
 /// Starts `parley serve` on `addr` with the database at `db_url` and waits
-/// until it answers `/healthz`. Its environment is only what is set here.
+/// until it answers `/healthz`.
 async fn start_parley(dir: &Path, db_url: &str, addr: SocketAddr) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .expect("server log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parley"))
-        .arg("serve")
-        .env_clear()
-        .env("DATABASE_URL", db_url)
-        .env("LEPTOS_SITE_ADDR", addr.to_string())
-        .env("LEPTOS_SITE_ROOT", dir.join("site"))
-        .env("PARLEY_RATE_PER_MINUTE", "1000000")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start parley");
-    let health = format!("http://{addr}/healthz");
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Some(status) = child.try_wait().expect("child status") {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            panic!("parley exited with {status} before it was ready:\n{log}");
-        }
-        if let Ok(response) = http.get(&health).send().await {
-            if response.status() == StatusCode::OK {
-                return child;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("parley did not answer /healthz within 30 s");
-}
-
-/// A free port on 127.0.0.1 (bound and let go: the server binds it next).
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
+    let mut command = parley_command(dir, db_url, addr, &["serve"]);
+    command.env("PARLEY_RATE_PER_MINUTE", "1000000");
+    start_serving(command, dir, addr).await
 }
 
 async fn create_user(db: &Db, email: &str, role: Role) {

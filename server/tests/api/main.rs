@@ -5,9 +5,11 @@
 mod accounts;
 mod conversations;
 mod crash;
+mod demo;
 mod helpers;
 mod live_chaos;
 mod live_messages;
 mod live_socket;
 mod pages;
+mod process;
 mod socket_logs;

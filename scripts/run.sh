@@ -9,7 +9,9 @@
 #   scripts/run.sh --release  optimised build (what you would deploy): no demo
 #                             accounts, its own database file
 #                             (data/parley-release.db); create the first
-#                             admin with `parley create-user` (see README)
+#                             admin with `parley create-user` (see README);
+#                             serves this machine only (--local-only) unless
+#                             PARLEY_PUBLIC_URL is set
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -48,4 +50,9 @@ echo "  $bin --database-url $DATABASE_URL create-user --email you@example.com --
 echo "(type the password, then Enter)"
 echo
 echo "Parley is starting at http://$LEPTOS_SITE_ADDR  (Ctrl-C to stop)"
-exec "$bin" serve
+# A release build does not trust the Host header: it needs the public URL,
+# or to be told it serves this machine only.
+if [ -n "${PARLEY_PUBLIC_URL:-}" ]; then
+  exec "$bin" serve
+fi
+exec "$bin" serve --local-only

@@ -128,6 +128,8 @@ impl Harness {
             messages_per_minute: u32::MAX,
             // Idle subscribers of the small K stay open through the large K.
             heartbeat_secs: 3_600,
+            // A bench is an optimised build: it must say whom it serves.
+            local_only: true,
             ..ServeArgs::default()
         };
         let config = Config::from_args(&args).expect("config");

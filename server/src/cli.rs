@@ -63,9 +63,16 @@ pub struct ServeArgs {
 
     /// The public URL people use, e.g. https://support.example.com. It sets the
     /// allowed Origin for the WebSocket and form posts, and Secure cookies when
-    /// https. Unset: same-origin (the request's Host) and cookies without Secure.
+    /// https. Required by release builds unless --local-only is given; debug
+    /// builds without it trust the request's Host (and say so at start).
     #[arg(long, env = "PARLEY_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+
+    /// Serve this machine only, without a public URL: the allowed Origin is the
+    /// request's own Host, which must then be a loopback name (localhost,
+    /// 127.0.0.1, [::1]), and the listen address must be a loopback address.
+    #[arg(long, env = "PARLEY_LOCAL_ONLY", default_value_t = false, global = true)]
+    pub local_only: bool,
 
     /// Folder with the built site (pkg/, favicon): cargo-leptos's site-root.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
@@ -95,6 +102,7 @@ impl Default for ServeArgs {
         ServeArgs {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             public_url: None,
+            local_only: false,
             site_root: PathBuf::from("target/site"),
             presence_grace_secs: 30,
             heartbeat_secs: 20,

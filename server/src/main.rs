@@ -6,7 +6,7 @@
 use backend::Db;
 use clap::Parser;
 use server::cli::{Cli, Command, CreateUserArgs, ServeArgs};
-use server::config::Config;
+use server::config::{Config, OriginPolicy};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -77,6 +77,13 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let config = Config::from_args(&args).map_err(|e| e.to_string())?;
+    if config.origin == OriginPolicy::SameHost {
+        tracing::warn!(
+            "PARLEY_PUBLIC_URL is not set: the same-origin check trusts each request's Host \
+             header (a debug build only; release builds refuse to start like this). Set \
+             PARLEY_PUBLIC_URL, or --local-only to serve this machine only"
+        );
+    }
     let db = open_db(database_url).await?;
     let demo_accounts = match server::seed::demo_accounts_present(&db).await {
         Ok(found) => found,

@@ -43,7 +43,7 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
             tower_sessions::cookie::time::Duration::days(14),
         ));
 
-    let allowed_origin = state.config.allowed_origin.clone();
+    let origin_policy = state.config.origin.clone();
 
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -92,7 +92,7 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
                 .layer(axum::middleware::map_response(with_error_status))
                 .layer(sessions)
                 .layer(axum::middleware::from_fn_with_state(
-                    allowed_origin,
+                    origin_policy,
                     origin::refuse_cross_site,
                 )),
         )

@@ -24,7 +24,7 @@ pub async fn upgrade(
     let origin_ok = headers
         .get(header::ORIGIN)
         .and_then(|o| o.to_str().ok())
-        .is_some_and(|o| origin_allowed(state.config.allowed_origin.as_deref(), o, &headers));
+        .is_some_and(|o| origin_allowed(&state.config.origin, o, &headers));
     if !origin_ok {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "websocket refused: origin");
         return (

@@ -10,6 +10,7 @@ mod helpers;
 mod live_chaos;
 mod live_messages;
 mod live_socket;
+mod origin_policy;
 mod pages;
 mod process;
 mod socket_logs;

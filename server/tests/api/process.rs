@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 /// `parley <args>` with only the environment set here: the database, the
-/// address, an empty site folder and quiet logs. Its stderr goes to
-/// `server.log` in `dir`.
+/// address, an empty site folder and quiet logs. Its output (logs go to
+/// stdout, a refusal to stderr) goes to `server.log` in `dir`.
 pub fn parley_command(dir: &Path, db_url: &str, addr: SocketAddr, args: &[&str]) -> Command {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -27,7 +27,7 @@ pub fn parley_command(dir: &Path, db_url: &str, addr: SocketAddr, args: &[&str])
         .env("LEPTOS_SITE_ROOT", dir.join("site"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(log.try_clone().expect("server log"))
         .stderr(log)
         .kill_on_drop(true);
     command

@@ -267,7 +267,7 @@ fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView
             .and_then(|e| e.general())
     };
     view! {
-        <section class="card narrow" style="max-width: 640px">
+        <section class="card narrow roomy">
             <h1>"New conversation"</h1>
             <p class="muted">"Tell us what you need; the support team answers here."</p>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="new-conversation">

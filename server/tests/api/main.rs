@@ -13,4 +13,5 @@ mod live_socket;
 mod origin_policy;
 mod pages;
 mod process;
+mod security_headers;
 mod socket_logs;

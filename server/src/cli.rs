@@ -90,6 +90,60 @@ pub struct ServeArgs {
     #[arg(long, env = "PARLEY_RATE_PER_MINUTE", default_value_t = 60, global = true)]
     pub messages_per_minute: u32,
 
+    /// Live sockets one user may have open at once (tabs, devices); more are
+    /// refused with 429.
+    #[arg(
+        long,
+        env = "PARLEY_MAX_SOCKETS_PER_USER",
+        default_value_t = 50,
+        global = true
+    )]
+    pub max_sockets_per_user: usize,
+
+    /// Live sockets this server holds at once; more are refused with 503.
+    #[arg(long, env = "PARLEY_MAX_SOCKETS", default_value_t = 10_000, global = true)]
+    pub max_sockets: usize,
+
+    /// Frames per second a socket may send on average; beyond it (and the burst)
+    /// the server reads that socket's next frame only when the rate allows.
+    #[arg(
+        long,
+        env = "PARLEY_SOCKET_FRAMES_PER_SEC",
+        default_value_t = 20,
+        global = true
+    )]
+    pub socket_frames_per_sec: u32,
+
+    /// Frames a socket may send at once before the per-second rate applies.
+    #[arg(long, env = "PARLEY_SOCKET_FRAME_BURST", default_value_t = 100, global = true)]
+    pub socket_frame_burst: u32,
+
+    /// Seconds one write to a socket may take before the socket is dropped
+    /// (a client that never reads cannot hold its task).
+    #[arg(
+        long,
+        env = "PARLEY_SOCKET_WRITE_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub socket_write_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's headers (slowloris); an idle
+    /// keep-alive connection is closed after the same time.
+    #[arg(
+        long,
+        env = "PARLEY_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// HTTP connections served at once; further ones wait in the kernel's
+    /// accept queue until one closes. Upgraded sockets do not count (see
+    /// PARLEY_MAX_SOCKETS).
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 1_000, global = true)]
+    pub max_connections: usize,
+
     /// This is a demo: serve even though the demo accounts (`parley seed-demo`),
     /// whose passwords are published, exist. Without it, `serve` refuses to start
     /// while any of them does.
@@ -107,6 +161,13 @@ impl Default for ServeArgs {
             presence_grace_secs: 30,
             heartbeat_secs: 20,
             messages_per_minute: 60,
+            max_sockets_per_user: 50,
+            max_sockets: 10_000,
+            socket_frames_per_sec: 20,
+            socket_frame_burst: 100,
+            socket_write_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            max_connections: 1_000,
             demo: false,
         }
     }

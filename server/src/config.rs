@@ -9,6 +9,7 @@
 
 use crate::cli::ServeArgs;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,6 +24,27 @@ pub struct Config {
     pub presence_grace: Duration,
     pub heartbeat: Duration,
     pub messages_per_minute: u32,
+    /// How many sockets, how fast they may send, how long a write may take.
+    pub sockets: SocketLimits,
+    /// Slowloris: how long headers may take, how many connections at once.
+    pub http: HttpLimits,
+}
+
+/// Limits on live sockets (see `live::limits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLimits {
+    pub per_user: usize,
+    pub total: usize,
+    pub frames_per_second: NonZeroU32,
+    pub frame_burst: NonZeroU32,
+    pub write_timeout: Duration,
+}
+
+/// Limits on HTTP connections (see `http::serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
 }
 
 /// Where browsers may call from.
@@ -56,7 +78,12 @@ impl Build {
 pub enum ConfigError {
     #[error("PARLEY_PUBLIC_URL {0:?} is not a URL like https://support.example.com")]
     PublicUrl(String),
-    #[error("PARLEY_HEARTBEAT_SECS and PARLEY_RATE_PER_MINUTE must be at least 1")]
+    #[error(
+        "PARLEY_HEARTBEAT_SECS, PARLEY_RATE_PER_MINUTE and the limits (PARLEY_MAX_SOCKETS_PER_USER, \
+         PARLEY_MAX_SOCKETS, PARLEY_SOCKET_FRAMES_PER_SEC, PARLEY_SOCKET_FRAME_BURST, \
+         PARLEY_SOCKET_WRITE_TIMEOUT_SECS, PARLEY_HEADER_READ_TIMEOUT_SECS, \
+         PARLEY_MAX_CONNECTIONS) must be at least 1"
+    )]
     Zero,
     #[error(
         "PARLEY_PUBLIC_URL is not set. Without it the server would have to trust each \
@@ -82,7 +109,23 @@ impl Config {
     }
 
     pub fn for_build(args: &ServeArgs, build: Build) -> Result<Config, ConfigError> {
-        if args.heartbeat_secs == 0 || args.messages_per_minute == 0 {
+        let (Some(frames_per_second), Some(frame_burst)) = (
+            NonZeroU32::new(args.socket_frames_per_sec),
+            NonZeroU32::new(args.socket_frame_burst),
+        ) else {
+            return Err(ConfigError::Zero);
+        };
+        if [
+            args.heartbeat_secs,
+            u64::from(args.messages_per_minute),
+            args.max_sockets_per_user as u64,
+            args.max_sockets as u64,
+            args.socket_write_timeout_secs,
+            args.header_read_timeout_secs,
+            args.max_connections as u64,
+        ]
+        .contains(&0)
+        {
             return Err(ConfigError::Zero);
         }
         let public_url = args
@@ -116,6 +159,17 @@ impl Config {
             presence_grace: Duration::from_secs(args.presence_grace_secs),
             heartbeat: Duration::from_secs(args.heartbeat_secs),
             messages_per_minute: args.messages_per_minute,
+            sockets: SocketLimits {
+                per_user: args.max_sockets_per_user,
+                total: args.max_sockets,
+                frames_per_second,
+                frame_burst,
+                write_timeout: Duration::from_secs(args.socket_write_timeout_secs),
+            },
+            http: HttpLimits {
+                header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+                max_connections: args.max_connections,
+            },
         })
     }
 }

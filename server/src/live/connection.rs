@@ -10,17 +10,17 @@
 //! is disconnected with close code 1008, an oversized frame with 1009, a
 //! client too slow to read its frames with 1013.
 
-use super::outgoing::{send, stopped, write_batch, Stop};
+use super::limits::{FrameRate, Seat};
+use super::outgoing::{stopped, Stop, Writer};
 use super::registry::{Outgoing, SocketId};
 use crate::state::AppState;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use backend::ServiceError;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use parley::model::{CurrentUser, PersonRef};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ConversationId, LifecycleError, UserId};
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -50,7 +50,7 @@ pub(super) struct Socket {
 /// the span each time the task is polled and leaves it when the task parks,
 /// so nothing else that runs on the thread meanwhile logs inside it.
 #[tracing::instrument(name = "socket", skip_all, fields(user = %user.id, socket = tracing::field::Empty))]
-pub(super) async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
+pub(super) async fn run(socket: WebSocket, user: CurrentUser, seat: Seat, state: AppState) {
     let person = PersonRef {
         id: user.id,
         name: user.name.clone(),
@@ -81,6 +81,7 @@ pub(super) async fn run(socket: WebSocket, user: CurrentUser, state: AppState) {
     };
     let close = this.serve(socket, queue).await;
     drop(registration);
+    drop(seat);
     tracing::debug!(?close, "socket closed");
 }
 
@@ -91,14 +92,17 @@ impl Socket {
         let heartbeat = hub.heartbeat();
         // A client is dead after missing more than two heartbeats.
         let silence_limit = heartbeat * 5 / 2;
-        let (mut sink, mut stream) = socket.split();
+        let (sink, mut stream) = socket.split();
+        let mut writer = Writer::new(sink, hub.limits().write_timeout);
+        let rate = FrameRate::new(hub.limits());
 
         let hello = ServerFrame::Hello {
             user: self.user.clone(),
             heartbeat_ms: u64::try_from(heartbeat.as_millis()).unwrap_or(u64::MAX),
         };
-        if send(&mut sink, &hello).await.is_err()
-            || send(&mut sink, &hub.presence_frame(self.user.role.is_staff()))
+        if writer.send(&hello).await.is_err()
+            || writer
+                .send(&hub.presence_frame(self.user.role.is_staff()))
                 .await
                 .is_err()
         {
@@ -107,16 +111,26 @@ impl Socket {
 
         let mut bad_in_a_row = 0u32;
         let mut last_heard = Instant::now();
+        // Set while the last frame is not paid for (over the frame rate):
+        // nothing more is read from the socket until then.
+        let mut read_again_at: Option<Instant> = None;
         let mut shutting_down = hub.shutdown_signal();
         let close = loop {
             let deadline = last_heard + silence_limit;
             let incoming = tokio::select! {
-                incoming = stream.next() => incoming,
+                incoming = stream.next(), if read_again_at.is_none() => incoming,
+                () = sleep_until_some(read_again_at), if read_again_at.is_some() => {
+                    // Pay for the frame that went over the rate, then read on.
+                    read_again_at = rate.pay().map(|wait| Instant::now() + wait);
+                    // It was sending, not silent, while it waited.
+                    last_heard = Instant::now();
+                    continue;
+                }
                 queued = queue.recv() => {
                     let Some(frame) = queued else {
                         break Some((CLOSE_TRY_LATER, "too slow to read; reconnect"));
                     };
-                    if write_batch(&mut sink, frame, &mut queue).await.is_err() {
+                    if writer.write_batch(frame, &mut queue).await.is_err() {
                         break None;
                     }
                     continue;
@@ -130,12 +144,13 @@ impl Socket {
                 }
             };
             last_heard = Instant::now();
+            read_again_at = rate.pay().map(|wait| last_heard + wait);
             let text = match incoming {
                 Some(Ok(Message::Text(text))) => text,
                 Some(Ok(Message::Binary(_))) => {
                     bad_in_a_row += 1;
                     let err = ServerFrame::error(ErrorCode::BadFrame, "Frames are JSON text, not binary.");
-                    if send(&mut sink, &err).await.is_err() {
+                    if writer.send(&err).await.is_err() {
                         break None;
                     }
                     if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
@@ -153,7 +168,7 @@ impl Socket {
             let result = match serde_json::from_str::<ClientFrame>(text.as_str()) {
                 Ok(frame) => {
                     bad_in_a_row = 0;
-                    self.handle(frame, &mut sink, &mut queue).await
+                    self.handle(frame, &mut writer, &mut queue).await
                 }
                 Err(e) => {
                     bad_in_a_row += 1;
@@ -161,27 +176,30 @@ impl Socket {
                         ErrorCode::BadFrame,
                         format!("Not a frame this server understands: {e}"),
                     );
-                    send(&mut sink, &err).await.map_err(|_| Stop::Broken)
+                    writer.send(&err).await.map_err(Stop::from)
                 }
             };
             match result {
                 Ok(()) => {}
                 Err(Stop::Broken) => break None,
-                Err(Stop::TooSlow) => break Some((CLOSE_TRY_LATER, "too slow to read; reconnect")),
+                Err(Stop::Dropped) => break Some((CLOSE_TRY_LATER, "too slow to read; reconnect")),
             }
             if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
                 break Some((CLOSE_POLICY, "too many bad frames"));
             }
         };
         if let Some((code, reason)) = close {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
+            writer.close(code, reason).await;
         }
         close.map(|(code, _)| code)
+    }
+}
+
+/// Completes at `at`; never, for `None` (its select branch is disabled then).
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -4,13 +4,11 @@
 //! and no data; watching the inbox is for staff.
 
 use super::connection::{error_frame, Socket};
-use super::outgoing::{send, while_writing, Sink, Stop};
+use super::outgoing::{while_writing, Stop, WriteError, Writer};
 use super::registry::{encode, Outgoing, SubscribeError};
-use axum::extract::ws::Message;
 use backend::bus::Event;
 use backend::conversations::{self, Audience};
 use backend::ServiceError;
-use futures::SinkExt;
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ClientId, ConversationId, Seq};
 use std::time::Duration;
@@ -27,15 +25,15 @@ impl Socket {
     pub(super) async fn handle(
         &mut self,
         frame: ClientFrame,
-        sink: &mut Sink,
+        writer: &mut Writer,
         queue: &mut mpsc::Receiver<Outgoing>,
     ) -> Result<(), Stop> {
         let written = match frame {
-            ClientFrame::Ping => send(sink, &ServerFrame::Pong).await,
+            ClientFrame::Ping => writer.send(&ServerFrame::Pong).await,
             ClientFrame::Subscribe {
                 conversation_id,
                 after,
-            } => self.subscribe(conversation_id, after, sink).await,
+            } => self.subscribe(conversation_id, after, writer).await,
             ClientFrame::Unsubscribe { conversation_id } => {
                 self.subscribed.remove(&conversation_id);
                 self.state.hub.unsubscribe(self.id, conversation_id);
@@ -48,12 +46,12 @@ impl Socket {
                 note,
             } => {
                 let storing = self.send_message(conversation_id, &client_id, &body, note);
-                let reply = while_writing(storing, sink, queue).await?;
-                send(sink, &reply).await
+                let reply = while_writing(storing, writer, queue).await?;
+                writer.send(&reply).await
             }
             ClientFrame::Typing { conversation_id } => match self.typing(conversation_id).await {
                 Ok(()) => Ok(()),
-                Err(e) => send(sink, &error_frame(&e, None, Some(conversation_id))).await,
+                Err(e) => writer.send(&error_frame(&e, None, Some(conversation_id))).await,
             },
             ClientFrame::Read {
                 conversation_id,
@@ -62,7 +60,7 @@ impl Socket {
                 match conversations::mark_read(&self.state.backend, &self.user, conversation_id, up_to).await
                 {
                     Ok(_) => Ok(()),
-                    Err(e) => send(sink, &error_frame(&e, None, Some(conversation_id))).await,
+                    Err(e) => writer.send(&error_frame(&e, None, Some(conversation_id))).await,
                 }
             }
             ClientFrame::WatchInbox { on } => {
@@ -72,11 +70,11 @@ impl Socket {
                 } else {
                     let err =
                         ServerFrame::error(ErrorCode::Forbidden, "Only the support team watches the inbox.");
-                    send(sink, &err).await
+                    writer.send(&err).await
                 }
             }
         };
-        written.map_err(|_| Stop::Broken)
+        written.map_err(Stop::from)
     }
 
     /// Checks access, joins the conversation's topic, replays what the
@@ -87,12 +85,12 @@ impl Socket {
         &mut self,
         conversation: ConversationId,
         after: Seq,
-        sink: &mut Sink,
-    ) -> Result<(), axum::Error> {
+        writer: &mut Writer,
+    ) -> Result<(), WriteError> {
         let customer =
             match conversations::authorize_view(&self.state.backend.db, &self.user, conversation).await {
                 Ok(customer) => customer,
-                Err(e) => return send(sink, &error_frame(&e, None, Some(conversation))).await,
+                Err(e) => return writer.send(&error_frame(&e, None, Some(conversation))).await,
             };
         match self.state.hub.subscribe(self.id, conversation) {
             Ok(()) => {}
@@ -105,7 +103,7 @@ impl Socket {
                     conversation_id: Some(conversation),
                     retry_after_ms: None,
                 };
-                return send(sink, &err).await;
+                return writer.send(&err).await;
             }
             Err(SubscribeError::Gone) => return Ok(()),
         }
@@ -123,26 +121,23 @@ impl Socket {
             .await
             {
                 Ok(page) => page,
-                Err(e) => return send(sink, &error_frame(&e, None, Some(conversation))).await,
+                Err(e) => return writer.send(&error_frame(&e, None, Some(conversation))).await,
             };
             let full = page.len() as i64 == REPLAY_PAGE;
             for message in page {
                 last_seq = message.seq;
-                sink.feed(Message::Text(encode(&ServerFrame::Message { message })))
-                    .await?;
+                writer.feed(encode(&ServerFrame::Message { message })).await?;
             }
             if !full {
                 break;
             }
         }
-        send(
-            sink,
-            &ServerFrame::Subscribed {
+        writer
+            .send(&ServerFrame::Subscribed {
                 conversation_id: conversation,
                 last_seq,
-            },
-        )
-        .await
+            })
+            .await
     }
 
     async fn send_message(

@@ -5,8 +5,10 @@
 //! its [`Registration`] is dropped.
 
 use super::deliver;
+use super::limits::{Occupancy, Refusal, Seat};
 use super::presence::{PresenceBook, PresenceSnapshot};
 use super::registry::{encode, Outgoing, Registry, SocketId, SubscribeError, QUEUE_CAPACITY};
+use crate::config::SocketLimits;
 use backend::bus::Event;
 use backend::Backend;
 use parley::model::PersonRef;
@@ -30,6 +32,11 @@ struct HubInner {
     heartbeat: Duration,
     /// How long a staff member stays online after their last socket closes.
     presence_grace: Duration,
+    /// Caps on sockets, their frame rate and write time.
+    limits: SocketLimits,
+    /// Open sockets against those caps. Its own Mutex: taken once per
+    /// upgrade and once per close, never with another lock held.
+    occupancy: Mutex<Occupancy>,
     next_socket: AtomicU64,
     /// Socket tasks still running. Not the registry's count: a socket
     /// dropped for lagging leaves the registry while its task may still be
@@ -65,7 +72,12 @@ impl Drop for Registration {
 
 impl Hub {
     /// Loads staff availability and starts the dispatcher for `backend`'s bus.
-    pub async fn start(backend: Backend, heartbeat: Duration, presence_grace: Duration) -> Hub {
+    pub async fn start(
+        backend: Backend,
+        heartbeat: Duration,
+        presence_grace: Duration,
+        limits: SocketLimits,
+    ) -> Hub {
         let staff = match backend::presence::staff_availability(&backend.db).await {
             Ok(staff) => staff.into_iter().map(|s| (s.person, s.availability)).collect(),
             Err(e) => {
@@ -78,6 +90,8 @@ impl Hub {
             inner: Arc::new(HubInner {
                 heartbeat,
                 presence_grace,
+                limits,
+                occupancy: Mutex::new(Occupancy::default()),
                 next_socket: AtomicU64::new(1),
                 running: TaskTracker::new(),
                 registry: RwLock::new(Registry::default()),
@@ -91,6 +105,30 @@ impl Hub {
 
     pub fn heartbeat(&self) -> Duration {
         self.inner.heartbeat
+    }
+
+    pub(crate) fn limits(&self) -> &SocketLimits {
+        &self.inner.limits
+    }
+
+    /// Takes a place for one more socket of `user`, if the caps allow it.
+    pub(crate) fn admit(&self, user: UserId) -> Result<Seat, Refusal> {
+        self.occupancy().admit(user, &self.inner.limits)?;
+        Ok(Seat {
+            hub: self.clone(),
+            user,
+        })
+    }
+
+    pub(super) fn leave(&self, user: UserId) {
+        self.occupancy().leave(user);
+    }
+
+    fn occupancy(&self) -> std::sync::MutexGuard<'_, Occupancy> {
+        self.inner
+            .occupancy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn open_sockets(&self) -> usize {

@@ -15,6 +15,7 @@
 //! - [`hub`]: the shared state, registering sockets, presence, the dispatcher.
 //! - `deliver`: one committed event → frames, per audience.
 //! - `upgrade`: `GET /ws` and the checks made before a socket opens.
+//! - [`limits`]: sockets per user and in all, frames per second.
 //! - `connection`: one socket's loop (read, answer, forward, close).
 //! - `frames`: what each client frame does.
 //! - `outgoing`: writing to one socket (batches, writing while a send commits).
@@ -23,6 +24,7 @@ mod connection;
 mod deliver;
 mod frames;
 pub mod hub;
+pub mod limits;
 mod outgoing;
 pub mod presence;
 pub mod registry;

@@ -1,9 +1,11 @@
 //! `GET /ws`: everything checked before a socket opens. A refused upgrade
 //! is a plain HTTP answer (403 for a foreign `Origin`, 401 without a
-//! signed-in session, 503 while shutting down), so no socket task ever runs
-//! for a request that should not have one.
+//! signed-in session, 503 while shutting down, 429 when the user holds their
+//! cap of sockets, 503 when the server holds its cap), so no socket task
+//! ever runs for a request that should not have one.
 
 use super::connection;
+use super::limits::Refusal;
 use crate::http::origin::origin_allowed;
 use crate::state::AppState;
 use axum::extract::ws::WebSocketUpgrade;
@@ -44,6 +46,26 @@ pub async fn upgrade(
     if state.hub.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "The server is restarting.").into_response();
     }
+    let seat = match state.hub.admit(user.id) {
+        Ok(seat) => seat,
+        Err(Refusal::UserFull(cap)) => {
+            tracing::warn!(user = %user.id, cap, "websocket refused: too many sockets for this user");
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("You have {cap} live connections open already; close a tab and try again."),
+            )
+                .into_response();
+        }
+        Err(Refusal::ServerFull(cap)) => {
+            tracing::warn!(cap, "websocket refused: the server holds its maximum of sockets");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "The server has too many live connections; try again shortly.",
+            )
+                .into_response();
+        }
+    };
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
@@ -52,6 +74,6 @@ pub async fn upgrade(
         .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let hub = state.hub.clone();
-            hub.track(connection::run(socket, user, state))
+            hub.track(connection::run(socket, user, seat, state))
         })
 }

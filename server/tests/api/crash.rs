@@ -39,7 +39,10 @@ const KILL_AFTER_ACKS: usize = 40;
 /// until it answers `/healthz`.
 async fn start_parley(dir: &Path, db_url: &str, addr: SocketAddr) -> Child {
     let mut command = parley_command(dir, db_url, addr, &["serve"]);
-    command.env("PARLEY_RATE_PER_MINUTE", "1000000");
+    command
+        .env("PARLEY_RATE_PER_MINUTE", "1000000")
+        .env("PARLEY_SOCKET_FRAMES_PER_SEC", "1000000")
+        .env("PARLEY_SOCKET_FRAME_BURST", "1000000");
     start_serving(command, dir, addr).await
 }
 

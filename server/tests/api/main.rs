@@ -7,6 +7,7 @@ mod conversations;
 mod crash;
 mod demo;
 mod helpers;
+mod limits;
 mod live_chaos;
 mod live_messages;
 mod live_socket;

@@ -8,11 +8,12 @@
 //! (every one authorized there). Malformed or unknown frames get an `error`
 //! frame and the socket stays up; a client that sends only garbage (too many bad frames in a row)
 //! is disconnected with close code 1008, an oversized frame with 1009, a
-//! client too slow to read its frames with 1013.
+//! client too slow to read its frames with 1013. A socket whose session
+//! ended is closed with 4001, one whose user's role changed with 4003.
 
 use super::limits::{FrameRate, Seat};
 use super::outgoing::{stopped, Stop, Writer};
-use super::registry::{Outgoing, SocketId};
+use super::registry::{Outgoing, Revoked, SocketId};
 use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket};
 use backend::ServiceError;
@@ -21,7 +22,7 @@ use parley::model::{CurrentUser, PersonRef};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ConversationId, LifecycleError, UserId};
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 /// Bad frames in a row before the socket is closed.
@@ -33,6 +34,11 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_RESTART: u16 = 1012;
 const CLOSE_TRY_LATER: u16 = 1013;
+/// Parley's own (4000–4999, RFC 6455 §7.4.2): the session this socket was
+/// opened with has ended (sign-out). Reconnecting gets 401.
+const CLOSE_SESSION_ENDED: u16 = 4001;
+/// The user's role changed: reconnect, and `hello` carries the new one.
+const CLOSE_ACCESS_CHANGED: u16 = 4003;
 
 /// What one socket remembers between frames.
 pub(super) struct Socket {
@@ -50,7 +56,13 @@ pub(super) struct Socket {
 /// the span each time the task is polled and leaves it when the task parks,
 /// so nothing else that runs on the thread meanwhile logs inside it.
 #[tracing::instrument(name = "socket", skip_all, fields(user = %user.id, socket = tracing::field::Empty))]
-pub(super) async fn run(socket: WebSocket, user: CurrentUser, seat: Seat, state: AppState) {
+pub(super) async fn run(
+    socket: WebSocket,
+    user: CurrentUser,
+    session: Option<String>,
+    seat: Seat,
+    state: AppState,
+) {
     let person = PersonRef {
         id: user.id,
         name: user.name.clone(),
@@ -68,7 +80,7 @@ pub(super) async fn run(socket: WebSocket, user: CurrentUser, seat: Seat, state:
         None
     };
     let hub = state.hub.clone();
-    let (registration, queue) = hub.register(&person, availability);
+    let (registration, queue, revoked) = hub.register(&person, session, availability);
     tracing::Span::current().record("socket", registration.id);
     tracing::debug!("socket open");
     let mut this = Socket {
@@ -79,7 +91,7 @@ pub(super) async fn run(socket: WebSocket, user: CurrentUser, seat: Seat, state:
         subscribed: HashMap::new(),
         last_typing: HashMap::new(),
     };
-    let close = this.serve(socket, queue).await;
+    let close = this.serve(socket, queue, revoked).await;
     drop(registration);
     drop(seat);
     tracing::debug!(?close, "socket closed");
@@ -87,7 +99,12 @@ pub(super) async fn run(socket: WebSocket, user: CurrentUser, seat: Seat, state:
 
 impl Socket {
     /// The socket's loop; returns the close code it ended with, if any.
-    async fn serve(&mut self, socket: WebSocket, mut queue: mpsc::Receiver<Outgoing>) -> Option<u16> {
+    async fn serve(
+        &mut self,
+        socket: WebSocket,
+        mut queue: mpsc::Receiver<Outgoing>,
+        mut revoked: oneshot::Receiver<Revoked>,
+    ) -> Option<u16> {
         let hub = self.state.hub.clone();
         let heartbeat = hub.heartbeat();
         // A client is dead after missing more than two heartbeats.
@@ -128,7 +145,7 @@ impl Socket {
                 }
                 queued = queue.recv() => {
                     let Some(frame) = queued else {
-                        break Some((CLOSE_TRY_LATER, "too slow to read; reconnect"));
+                        break Some(dropped_because(&mut revoked));
                     };
                     if writer.write_batch(frame, &mut queue).await.is_err() {
                         break None;
@@ -165,6 +182,11 @@ impl Socket {
                     break is_capacity_error(e).then_some((CLOSE_TOO_BIG, "frame too large"));
                 }
             };
+            // Revoked meanwhile (a sign-out, a role change)? Then this frame
+            // would be handled with a permission that has ended.
+            if let Ok(why) = revoked.try_recv() {
+                break Some(close_for(why));
+            }
             let result = match serde_json::from_str::<ClientFrame>(text.as_str()) {
                 Ok(frame) => {
                     bad_in_a_row = 0;
@@ -182,7 +204,7 @@ impl Socket {
             match result {
                 Ok(()) => {}
                 Err(Stop::Broken) => break None,
-                Err(Stop::Dropped) => break Some((CLOSE_TRY_LATER, "too slow to read; reconnect")),
+                Err(Stop::Dropped) => break Some(dropped_because(&mut revoked)),
             }
             if bad_in_a_row >= MAX_BAD_FRAMES_IN_A_ROW {
                 break Some((CLOSE_POLICY, "too many bad frames"));
@@ -192,6 +214,22 @@ impl Socket {
             writer.close(code, reason).await;
         }
         close.map(|(code, _)| code)
+    }
+}
+
+/// The close code and reason for a socket the hub dropped: it was revoked,
+/// or else it stopped reading.
+fn dropped_because(revoked: &mut oneshot::Receiver<Revoked>) -> (u16, &'static str) {
+    match revoked.try_recv() {
+        Ok(why) => close_for(why),
+        Err(_) => (CLOSE_TRY_LATER, "too slow to read; reconnect"),
+    }
+}
+
+fn close_for(why: Revoked) -> (u16, &'static str) {
+    match why {
+        Revoked::SessionEnded => (CLOSE_SESSION_ENDED, "signed out"),
+        Revoked::AccessChanged => (CLOSE_ACCESS_CHANGED, "your access changed; reconnect"),
     }
 }
 

@@ -6,7 +6,8 @@
 //! (the staff view) and the customer's own sockets (the customer's view);
 //! typing reaches subscribers other than the typist; a read marker reaches
 //! subscribers and the reader's other tabs (to clear their badges).
-//! Availability changes are presence, handled by the hub.
+//! Availability changes are presence, and the end of a session or a role
+//! change closes sockets: both are handled by the hub.
 
 use super::registry::{encode, Outgoing, Registry, SocketEntry, SocketId};
 use backend::bus::Event;
@@ -104,7 +105,8 @@ pub(super) fn fan_out(registry: &Registry, event: &Event) -> Vec<SocketId> {
                 }
             }
         }
-        Event::Availability { .. } => {}
+        // Presence and revocations change the hub, not frames: see `Hub::deliver`.
+        Event::Availability { .. } | Event::AccessChanged { .. } | Event::SessionEnded { .. } => {}
     }
     laggards
 }

@@ -7,7 +7,9 @@
 use super::deliver;
 use super::limits::{Occupancy, Refusal, Seat};
 use super::presence::{PresenceBook, PresenceSnapshot};
-use super::registry::{encode, Outgoing, Registry, SocketId, SubscribeError, QUEUE_CAPACITY};
+use super::registry::{
+    encode, NewSocket, Outgoing, Registry, Revoked, SocketId, SubscribeError, QUEUE_CAPACITY,
+};
 use crate::config::SocketLimits;
 use backend::bus::Event;
 use backend::Backend;
@@ -18,7 +20,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::task::TaskTracker;
 
 /// Shared state of all live sockets in this process.
@@ -192,15 +194,28 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds a socket; its frames arrive on the returned receiver.
+    /// Adds a socket opened with `session`; its frames arrive on the
+    /// returned queue, and why the hub dropped it (if it was not for
+    /// lagging) on the returned receiver.
     pub(crate) fn register(
         &self,
         user: &PersonRef,
+        session: Option<String>,
         availability: Option<Availability>,
-    ) -> (Registration, mpsc::Receiver<Outgoing>) {
+    ) -> (Registration, mpsc::Receiver<Outgoing>, oneshot::Receiver<Revoked>) {
         let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        self.write_registry().add(id, user.id, user.role.is_staff(), tx);
+        let (tx, queue) = mpsc::channel(QUEUE_CAPACITY);
+        let (revoked, why) = oneshot::channel();
+        self.write_registry().add(
+            id,
+            NewSocket {
+                user: user.id,
+                staff: user.role.is_staff(),
+                session,
+                tx,
+                revoked,
+            },
+        );
         let staff = match availability {
             Some(availability) if user.role.is_staff() => {
                 let changed = {
@@ -221,7 +236,8 @@ impl Hub {
                 id,
                 staff,
             },
-            rx,
+            queue,
+            why,
         )
     }
 
@@ -303,15 +319,43 @@ impl Hub {
     fn deliver(&self, event: &Event) {
         let laggards = deliver::fan_out(&self.read_registry(), event);
         self.drop_laggards(laggards);
-        if let Event::Availability { user, availability } = event {
-            let changed = {
-                let mut book = self.presence_book();
-                book.set_availability(user.clone(), *availability);
-                book.changed()
-            };
-            if let Some(snapshot) = changed {
-                self.broadcast_presence(&snapshot);
+        match event {
+            Event::Availability { user, availability } => {
+                let changed = {
+                    let mut book = self.presence_book();
+                    book.set_availability(user.clone(), *availability);
+                    book.changed()
+                };
+                if let Some(snapshot) = changed {
+                    self.broadcast_presence(&snapshot);
+                }
             }
+            Event::AccessChanged { user_id } => self.revoke(*user_id, None, Revoked::AccessChanged),
+            Event::SessionEnded { user_id, session_id } => {
+                self.revoke(*user_id, Some(session_id), Revoked::SessionEnded)
+            }
+            Event::Messages { .. }
+            | Event::Conversation { .. }
+            | Event::Typing { .. }
+            | Event::Read { .. } => {}
+        }
+    }
+
+    /// Closes `user`'s sockets (only those opened with `session`, if given):
+    /// they were authorized with what just ended or changed.
+    fn revoke(&self, user: UserId, session: Option<&str>, why: Revoked) {
+        let mut registry = self.write_registry();
+        let sockets: Vec<SocketId> = registry
+            .sockets_of(user)
+            .filter(|(_, entry)| session.is_none() || entry.session.as_deref() == session)
+            .map(|(id, _)| id)
+            .collect();
+        if sockets.is_empty() {
+            return;
+        }
+        tracing::info!(user = %user, sockets = sockets.len(), ?why, "closing sockets opened with a permission that ended");
+        for id in sockets {
+            registry.revoke(id, why);
         }
     }
 

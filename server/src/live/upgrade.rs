@@ -66,6 +66,8 @@ pub async fn upgrade(
                 .into_response();
         }
     };
+    // Remembered by the socket, so that signing out closes it.
+    let session_id = session.id().map(|id| id.to_string());
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
@@ -74,6 +76,6 @@ pub async fn upgrade(
         .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let hub = state.hub.clone();
-            hub.track(connection::run(socket, user, seat, state))
+            hub.track(connection::run(socket, user, session_id, seat, state))
         })
 }

@@ -14,5 +14,6 @@ mod live_socket;
 mod origin_policy;
 mod pages;
 mod process;
+mod revocation;
 mod security_headers;
 mod socket_logs;

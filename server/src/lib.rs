@@ -7,9 +7,11 @@
 //!
 //! # Layout
 //! - [`cli`] and [`config`]: flags, environment, validated settings.
-//! - [`http`]: router, cross-site refusal, health.
+//! - [`http`]: router, cross-site refusal, security headers, health, and
+//!   the accept loop with its limits (`http::serve`).
 //! - [`live`]: the WebSocket hub.
-//! - [`seed`]: demo accounts.
+//! - [`seed`]: demo accounts, and the check that keeps them out of a real
+//!   instance.
 //! - [`state`]: what handlers share.
 
 // Leptos view types nest deeply; the page types exceed the default limit of 128.

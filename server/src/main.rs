@@ -85,22 +85,9 @@ async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
         );
     }
     let db = open_db(database_url).await?;
-    let demo_accounts = match server::seed::demo_accounts_present(&db).await {
-        Ok(found) => found,
-        Err(e) => {
-            db.close().await;
-            return Err(format!("checking for demo accounts failed: {e}"));
-        }
-    };
-    if !demo_accounts.is_empty() {
-        if !args.demo {
-            db.close().await;
-            return Err(server::seed::demo_refusal(&demo_accounts));
-        }
-        tracing::warn!(
-            accounts = %demo_accounts.join(", "),
-            "demo mode: the demo accounts exist and their passwords are published"
-        );
+    if let Err(refusal) = server::seed::check_demo_accounts(&db, args.demo).await {
+        db.close().await;
+        return Err(refusal);
     }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -65,8 +65,27 @@ pub async fn demo_accounts_present(db: &Db) -> Result<Vec<String>, sqlx::Error> 
     Ok(found.into_iter().map(|(email,)| email).collect())
 }
 
+/// Whether `serve` may use this database: not while a demo account exists,
+/// unless this is a demo (`--demo`). `Err` says why not and what to do.
+pub async fn check_demo_accounts(db: &Db, demo: bool) -> Result<(), String> {
+    let present = demo_accounts_present(db)
+        .await
+        .map_err(|e| format!("checking for demo accounts failed: {e}"))?;
+    if present.is_empty() {
+        return Ok(());
+    }
+    if !demo {
+        return Err(demo_refusal(&present));
+    }
+    tracing::warn!(
+        accounts = %present.join(", "),
+        "demo mode: the demo accounts exist and their passwords are published"
+    );
+    Ok(())
+}
+
 /// Why `serve` will not start on a database with demo accounts, and what to do.
-pub fn demo_refusal(present: &[String]) -> String {
+fn demo_refusal(present: &[String]) -> String {
     format!(
         "this database holds demo accounts whose passwords are published ({}). \
          If this is a demo, start with --demo (or PARLEY_DEMO=true). Otherwise use a \

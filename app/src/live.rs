@@ -35,6 +35,10 @@ pub struct Live {
     /// Bumped on each `hello`: effects that must resubscribe after a
     /// reconnect track this.
     pub connected_epoch: RwSignal<u64>,
+    /// Bumped when the server closed the socket because the session it was
+    /// opened with ended (4001: signed out, here or in another tab) or the
+    /// user's role changed (4003): who is signed in must be fetched again.
+    pub access_changed: RwSignal<u64>,
     /// Browser-only state (listeners hold `Rc`s, which must never reach the
     /// server's multi-threaded runtime).
     #[cfg(feature = "hydrate")]
@@ -60,6 +64,7 @@ impl Live {
         let live = Live {
             state: RwSignal::new(LiveState::Idle),
             connected_epoch: RwSignal::new(0),
+            access_changed: RwSignal::new(0),
             #[cfg(feature = "hydrate")]
             inner: StoredValue::new_local(Inner::default()),
         };
@@ -152,10 +157,13 @@ impl Live {
 mod client {
     use super::{Live, LiveState};
     use futures::{FutureExt, SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use leptos::prelude::*;
     use parley::protocol::{ClientFrame, ServerFrame};
 
+    /// Close codes the server uses when a permission ended (docs/protocol.md).
+    const CLOSE_SESSION_ENDED: u16 = 4001;
+    const CLOSE_ACCESS_CHANGED: u16 = 4003;
     const FIRST_DELAY_MS: f64 = 500.0;
     const MAX_DELAY_MS: f64 = 15_000.0;
     const DEFAULT_HEARTBEAT_MS: u32 = 20_000;
@@ -223,6 +231,12 @@ mod client {
                     let text = match incoming {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Bytes(_))) => continue,
+                        Some(Err(WebSocketError::ConnectionClose(close)))
+                            if close.code == CLOSE_SESSION_ENDED || close.code == CLOSE_ACCESS_CHANGED =>
+                        {
+                            live.access_changed.update(|n| *n += 1);
+                            break;
+                        }
                         Some(Err(_)) | None => break,
                     };
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };

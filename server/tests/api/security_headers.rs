@@ -93,9 +93,7 @@ async fn every_response_refuses_framing_and_sniffing() {
     let app = spawn_app().await;
     let (_, headers, _) = get(&app.url("/healthz")).await;
     assert_framing_and_sniffing(&headers, "/healthz");
-    let response = app
-        .client()
-        .http
+    let response = reqwest::Client::new()
         .post(app.url("/api/me"))
         .header("Origin", app.origin())
         .send()

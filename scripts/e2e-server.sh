@@ -10,7 +10,10 @@ trap 'rm -rf "$dir"' EXIT
 export DATABASE_URL="sqlite://$dir/e2e.db"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$root/target/site}"
 export LEPTOS_SITE_ADDR="127.0.0.1:${PARLEY_E2E_PORT:-3100}"
+# Playwright talks to 127.0.0.1: serve this machine only (also what a
+# release binary needs without a public URL).
+export PARLEY_LOCAL_ONLY=true
 export PARLEY_PRESENCE_GRACE_SECS="${PARLEY_PRESENCE_GRACE_SECS:-3}"
 export RUST_LOG="${RUST_LOG:-warn,server=info}"
 "$bin" seed-demo >/dev/null
-"$bin" serve
+"$bin" serve --demo

@@ -19,7 +19,8 @@ pub async fn list_users() -> Result<Vec<UserListItem>, AppError> {
 pub async fn set_user_role(user_id: UserId, role: Role) -> Result<UserListItem, AppError> {
     use crate::ssr::{backend, require_admin, respond};
     let admin = require_admin().await?;
-    respond(backend::accounts::set_role(&backend()?.db, &admin, user_id, role).await)
+    let svc = backend()?;
+    respond(backend::accounts::set_role(&svc.db, &svc.bus, &admin, user_id, role).await)
 }
 
 #[component]

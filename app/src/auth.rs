@@ -25,7 +25,7 @@ pub async fn register(email: String, name: String, password: String) -> Result<C
     let svc = backend()?;
     let session = session().await?;
     let user = respond(backend::accounts::register(&svc.db, &email, &name, &password).await)?;
-    respond(backend::accounts::sign_in(&session, &user).await)?;
+    respond(backend::accounts::sign_in(&svc.bus, &session, &user).await)?;
     leptos_axum::redirect(home_for(user.role));
     Ok(user)
 }
@@ -37,7 +37,7 @@ pub async fn login(email: String, password: String) -> Result<CurrentUser, AppEr
     let svc = backend()?;
     let session = session().await?;
     let user = respond(backend::accounts::authenticate(&svc.db, &email, &password).await)?;
-    respond(backend::accounts::sign_in(&session, &user).await)?;
+    respond(backend::accounts::sign_in(&svc.bus, &session, &user).await)?;
     leptos_axum::redirect(home_for(user.role));
     Ok(user)
 }
@@ -45,9 +45,9 @@ pub async fn login(email: String, password: String) -> Result<CurrentUser, AppEr
 /// Ends the session.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::ssr::{respond, session};
+    use crate::ssr::{backend, respond, session};
     let session = session().await?;
-    respond(backend::accounts::sign_out(&session).await)?;
+    respond(backend::accounts::sign_out(&backend()?.bus, &session).await)?;
     leptos_axum::redirect("/");
     Ok(())
 }

@@ -274,7 +274,7 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
                 <dt>"Email"</dt><dd>{p.email.clone()}</dd>
                 <dt>"Since"</dt><dd>{p.member_since.month_year()}</dd>
             </dl>
-            <h2 style="margin-top: 0.75rem">{format!("Earlier conversations ({})", p.other_conversations.len())}</h2>
+            <h2 class="spaced">{format!("Earlier conversations ({})", p.other_conversations.len())}</h2>
             {if p.other_conversations.is_empty() {
                 view! { <p class="muted">"None."</p> }.into_any()
             } else {
@@ -292,7 +292,8 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
                     </ul>
                 }.into_any()
             }}
-        }.into_any(),
+        }
+        .into_any(),
         Err(e) => view! { <p class="notice error">{e.message}</p> }.into_any(),
     };
     view! {

@@ -100,6 +100,15 @@ pub fn App() -> impl IntoView {
         id
     });
 
+    // The server closed the socket because the session ended or the role
+    // changed: fetch who is signed in again (signed out: the socket stops;
+    // another role: pages gate again).
+    Effect::new(move |_| {
+        if live.access_changed.get() > 0 {
+            auth.user.refetch();
+        }
+    });
+
     // Effects run only in the browser, after hydration: tests wait for this mark.
     Effect::new(|_| browser::set_body_attribute("data-hydrated", "true"));
 

@@ -38,6 +38,10 @@ pub struct Live {
     /// Bumped on each `hello`: effects that must resubscribe after a
     /// reconnect track this.
     pub connected_epoch: RwSignal<u64>,
+    /// Bumped when the server closed the socket because the session it was
+    /// opened with ended (4001: signed out, here or in another tab) or the
+    /// user's role changed (4003): who is signed in must be fetched again.
+    pub access_changed: RwSignal<u64>,
     /// The listeners and the open socket's queue.
     link: Link,
 }
@@ -51,6 +55,7 @@ impl Live {
         let live = Live {
             state: RwSignal::new(LiveState::Idle),
             connected_epoch: RwSignal::new(0),
+            access_changed: RwSignal::new(0),
             link: Link::new(),
         };
         provide_context(live);
@@ -104,7 +109,7 @@ mod inert {
 mod socket {
     use super::{Live, LiveState};
     use futures::{FutureExt, SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use leptos::prelude::*;
     use parley::protocol::{ClientFrame, ServerFrame};
     use std::rc::Rc;
@@ -204,6 +209,9 @@ mod socket {
         }
     }
 
+    /// Close codes the server uses when a permission ended (docs/protocol.md).
+    const CLOSE_SESSION_ENDED: u16 = 4001;
+    const CLOSE_ACCESS_CHANGED: u16 = 4003;
     const FIRST_DELAY_MS: f64 = 500.0;
     const MAX_DELAY_MS: f64 = 15_000.0;
     const DEFAULT_HEARTBEAT_MS: u32 = 20_000;
@@ -269,6 +277,12 @@ mod socket {
                     let text = match incoming {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Bytes(_))) => continue,
+                        Some(Err(WebSocketError::ConnectionClose(close)))
+                            if close.code == CLOSE_SESSION_ENDED || close.code == CLOSE_ACCESS_CHANGED =>
+                        {
+                            live.access_changed.update(|n| *n += 1);
+                            break;
+                        }
                         Some(Err(_)) | None => break,
                     };
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };

@@ -249,7 +249,7 @@ pub fn NewConversationPage() -> impl IntoView {
 fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView {
     let error = failure(action);
     view! {
-        <section class="card narrow" style="max-width: 640px">
+        <section class="card narrow roomy">
             <h1>"New conversation"</h1>
             <p class="muted">"Tell us what you need; the support team answers here."</p>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="new-conversation">

@@ -50,8 +50,14 @@ impl Harness {
     async fn start() -> Harness {
         let app = spawn_app_with(ServeArgs {
             messages_per_minute: u32::MAX,
+            socket_frames_per_sec: 1_000_000,
+            socket_frame_burst: 1_000_000,
+            max_sockets_per_user: usize::MAX,
+            max_sockets: usize::MAX,
             // Idle subscribers of the small K stay open through the large K.
             heartbeat_secs: 3_600,
+            // A bench is an optimised build: it must say whom it serves.
+            local_only: true,
             ..ServeArgs::default()
         })
         .await;

@@ -7,9 +7,11 @@
 //!
 //! # Layout
 //! - [`cli`] and [`config`]: flags, environment, validated settings.
-//! - [`http`]: router, cross-site refusal, health.
+//! - [`http`]: router, cross-site refusal, security headers, health, and
+//!   the accept loop with its limits (`http::serve`).
 //! - [`live`]: the WebSocket hub.
-//! - [`seed`]: demo accounts.
+//! - [`seed`]: demo accounts, and the check that keeps them out of a real
+//!   instance.
 //! - [`state`]: what handlers share.
 
 // Leptos view types nest deeply; the page types exceed the default limit of 128.
@@ -86,7 +88,13 @@ pub async fn serve(
         backend::Bus::new(),
         backend::limits::SendLimiter::per_minute(config.messages_per_minute),
     );
-    let hub = live::Hub::start(backend.clone(), config.heartbeat, config.presence_grace).await;
+    let hub = live::Hub::start(
+        backend.clone(),
+        config.heartbeat,
+        config.presence_grace,
+        config.sockets,
+    )
+    .await;
     let limiter = backend.send_limit.clone();
     let forget_idle_limits = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -95,6 +103,7 @@ pub async fn serve(
             limiter.forget_idle();
         }
     });
+    let http_limits = config.http;
     let state = AppState {
         leptos_options,
         backend,
@@ -111,9 +120,7 @@ pub async fn serve(
         // after the restart) before the HTTP side drains.
         signal_hub.shut_down();
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    http::serve::serve(listener, router, http_limits, shutdown).await?;
     // Upgraded sockets are not HTTP connections any more, so the graceful
     // shutdown above does not wait for them. A socket may be committing a
     // message right now; let it finish and announce it before we return.

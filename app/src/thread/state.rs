@@ -282,6 +282,13 @@ mod tests {
     }
 
     fn thread(messages: Vec<Message>) -> ThreadState {
+        // Signals live in an owner's arena; with `sandboxed-arenas` (which a
+        // workspace build unifies in through leptos_axum) there is no arena
+        // without one. Each test runs on its own thread, so the owner is set
+        // for that thread and kept for the test's life.
+        let owner = leptos::prelude::Owner::new();
+        owner.set();
+        std::mem::forget(owner);
         let last_seq = messages.last().map(|m| m.seq).unwrap_or_default();
         let view = ThreadView {
             summary: summary(THREAD, ConversationStatus::Open),

@@ -8,3 +8,9 @@ pub use testkit::{
     expect_frame, expect_no_frame, live, next_frame, send_frame, send_text, spawn_app, spawn_app_with,
     Client, Socket, TestApp, PASSWORD,
 };
+
+/// A browser-like client with its own cookie jar, for a Parley listening at
+/// `addr` (one started by [`spawn_app`], or a `parley` process).
+pub fn client_at(addr: std::net::SocketAddr) -> Client {
+    Client::new(&format!("http://{addr}")).expect("http client")
+}

@@ -4,8 +4,16 @@
 
 mod accounts;
 mod conversations;
+mod crash;
+mod demo;
 mod helpers;
+mod limits;
 mod live_chaos;
 mod live_messages;
 mod live_socket;
+mod origin_policy;
 mod pages;
+mod process;
+mod revocation;
+mod security_headers;
+mod socket_logs;

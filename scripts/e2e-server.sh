@@ -10,6 +10,9 @@ trap 'rm -rf "$dir"' EXIT
 export DATABASE_URL="sqlite://$dir/e2e.db"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$root/target/site}"
 export LEPTOS_SITE_ADDR="127.0.0.1:${PARLEY_E2E_PORT:-3100}"
+# Playwright talks to 127.0.0.1: serve this machine only (also what a
+# release binary needs without a public URL).
+export PARLEY_LOCAL_ONLY=true
 export PARLEY_PRESENCE_GRACE_SECS="${PARLEY_PRESENCE_GRACE_SECS:-3}"
 export RUST_LOG="${RUST_LOG:-warn,server=info}"
 # Every browser in the tests signs in from 127.0.0.1, the demo staff many
@@ -19,4 +22,4 @@ export PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE="${PARLEY_SIGNINS_PER_ADDRESS_PER_M
 export PARLEY_SIGNINS_PER_ACCOUNT_PER_HOUR="${PARLEY_SIGNINS_PER_ACCOUNT_PER_HOUR:-100000}"
 export PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR="${PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR:-100000}"
 "$bin" seed-demo >/dev/null
-"$bin" serve
+"$bin" serve --demo

@@ -5,6 +5,8 @@
 #   - the wasm32-unknown-unknown Rust target
 #   - cargo-leptos 0.3.11 and wasm-bindgen-cli 0.2.130 (from crates.io, with the
 #     one-line lock fixes described in docs/toolchain.md)
+#   - cargo-deny 0.20.2 (scripts/test.sh deny) and leptosfmt 0.1.33 (the view!
+#     macro formatter, scripts/test.sh leptosfmt), both from their own locks
 #   - npm's binaryen 132 (wasm-opt) under tools/ (Debian's binaryen breaks hydration)
 #   - Debian's Chromium (Playwright drives it; no browser download)
 #   - the end2end npm packages (npm ci)
@@ -15,6 +17,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132.0.0
+CARGO_DENY_VERSION=0.20.2
+LEPTOSFMT_VERSION=0.1.33
+
+# Tools are built once per machine and only run on our small inputs: build
+# them without link-time optimisation, across 16 codegen units (their own
+# release profiles ask for fat LTO and one unit, which is most of the build
+# time on two cores). Overrides their profile, not their code.
+export CARGO_PROFILE_RELEASE_LTO=off
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 
 log() { printf '\033[1;34m[install]\033[0m %s\n' "$*"; }
 
@@ -92,19 +103,29 @@ if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTO
   install_pinned cargo-leptos "$CARGO_LEPTOS_VERSION" cargo-util-schemas 0.14.1 --features no_downloads
 fi
 
-# 4. wasm-opt from npm's binaryen, kept inside the project.
+# 4. cargo-deny and leptosfmt: their published locks build with our rustc as they are.
+if [ "$(cargo deny --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+  log "installing cargo-deny $CARGO_DENY_VERSION (about 4 minutes)"
+  cargo install -q --locked "cargo-deny@$CARGO_DENY_VERSION"
+fi
+if [ "$(leptosfmt --version 2>/dev/null | awk '{print $2}')" != "$LEPTOSFMT_VERSION" ]; then
+  log "installing leptosfmt $LEPTOSFMT_VERSION (about 2 minutes)"
+  cargo install -q --locked "leptosfmt@$LEPTOSFMT_VERSION"
+fi
+
+# 5. wasm-opt from npm's binaryen, kept inside the project.
 if [ "$("$root/tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | awk '{print $3}')" != "${BINARYEN_VERSION%%.*}" ]; then
   log "installing binaryen $BINARYEN_VERSION (wasm-opt) into tools/"
   npm install --silent --no-audit --no-fund --prefix "$root/tools" "binaryen@$BINARYEN_VERSION"
 fi
 
-# 5. Chromium from Debian.
+# 6. Chromium from Debian.
 if [ ! -x /usr/bin/chromium ]; then
   log "installing Debian's chromium (about 1 minute)"
   apt_install chromium
 fi
 
-# 6. Playwright and friends for end2end/.
+# 7. Playwright and friends for end2end/.
 if [ -f "$root/end2end/package-lock.json" ]; then
   if [ ! -d "$root/end2end/node_modules/@playwright/test" ] ||
      ! cmp -s "$root/end2end/package-lock.json" "$root/end2end/node_modules/.package-lock.json.installed"; then
@@ -114,7 +135,7 @@ if [ -f "$root/end2end/package-lock.json" ]; then
   fi
 fi
 
-# 7. Database and pub/sub servers for the backend test matrix.
+# 8. Database and pub/sub servers for the backend test matrix.
 if [ "$want_services" -eq 1 ]; then
   if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     log "installing Debian's postgresql and redis-server"

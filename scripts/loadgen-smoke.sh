@@ -41,7 +41,7 @@ mkdir -p "$tmp/site"
 
 echo "==> starting parley at $url (database in $tmp)"
 LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$tmp/site" \
-  PARLEY_RATE_PER_MINUTE=100000 PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE=100000 \
+  PARLEY_RATE_PER_MINUTE=100000 PARLEY_LOCAL_ONLY=true PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE=100000 \
   PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR=100000 RUST_LOG=warn \
   "$bin/parley" serve >"$tmp/server.log" 2>&1 &
 server_pid=$!

@@ -1,8 +1,7 @@
 //! Admin pages: the people who use Parley and their roles.
 
-use crate::auth::{admit_with, Gate};
+use crate::auth::{Gate, GatedPage};
 use crate::error::AppError;
-use crate::layout::loading;
 use leptos::prelude::*;
 use parley::model::UserListItem;
 use parley::{Role, UserId};
@@ -20,7 +19,8 @@ pub async fn list_users() -> Result<Vec<UserListItem>, AppError> {
 pub async fn set_user_role(user_id: UserId, role: Role) -> Result<UserListItem, AppError> {
     use crate::ssr::{backend, require_admin, respond};
     let admin = require_admin().await?;
-    respond(backend::accounts::set_role(&backend()?.db, &admin, user_id, role).await)
+    let svc = backend()?;
+    respond(backend::accounts::set_role(&svc.db, &svc.bus, &admin, user_id, role).await)
 }
 
 #[component]
@@ -29,35 +29,27 @@ pub fn UsersPage() -> impl IntoView {
     let users = Resource::new(move || set_role.version().get(), |_| list_users());
     let result = move || set_role.value().get();
     view! {
-        <Transition fallback=loading>
-            {move || Suspend::new(async move {
-                let (me, users) = match admit_with(Gate::Admin, users).await {
-                    Ok(admitted) => admitted,
-                    Err(shown) => return shown,
-                };
-                view! {
-                    <section class="page">
-                        <h1>"Users"</h1>
-                        <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
-                        {move || match result() {
-                            Some(Ok(user)) => Some(view! {
-                                <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
-                            }.into_any()),
-                            Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
-                            None => None,
-                        }}
-                        <table class="table" data-testid="users">
-                            <thead>
-                                <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
-                            </thead>
-                            <tbody>
-                                {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
-                            </tbody>
-                        </table>
-                    </section>
-                }.into_any()
-            })}
-        </Transition>
+        <GatedPage gate=Gate::Admin data={move || users} page={move |me, users: Vec<UserListItem>| view! {
+            <section class="page">
+                <h1>"Users"</h1>
+                <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
+                {move || match result() {
+                    Some(Ok(user)) => Some(view! {
+                        <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
+                    }.into_any()),
+                    Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
+                    None => None,
+                }}
+                <table class="table" data-testid="users">
+                    <thead>
+                        <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
+                    </thead>
+                    <tbody>
+                        {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        }}/>
     }
 }
 

@@ -2,26 +2,13 @@
 //! (or a new conversation arrives) while the Parley tab is hidden. Asking
 //! for permission is the user's choice, from a button in the inbox.
 
+use crate::browser;
 use crate::live::use_live;
 use leptos::prelude::*;
 use parley::model::{ConversationSummary, CurrentUser, MessageKind};
 use parley::protocol::ServerFrame;
 use parley::Timestamp;
 use std::collections::HashMap;
-
-/// Whether the tab is hidden (notifications are only for a tab you cannot see).
-fn tab_hidden() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.document())
-            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        false
-    }
-}
 
 /// A customer's new text message is what staff are alerted to.
 fn from_customer(summary: &ConversationSummary) -> bool {
@@ -60,7 +47,7 @@ pub fn alert_staff(me: &CurrentUser) {
                 newer
             })
             .unwrap_or(false);
-        if fresh && tab_hidden() {
+        if fresh && browser::tab_hidden() {
             let title = if summary.created_at == at {
                 format!("New conversation from {}", summary.customer.name)
             } else {
@@ -71,51 +58,10 @@ pub fn alert_staff(me: &CurrentUser) {
                 .as_ref()
                 .map(|m| m.body.clone())
                 .unwrap_or_default();
-            notify(&title, &body, summary.id.0);
-            beep();
+            browser::notify(&title, &body, &format!("parley-{}", summary.id.0));
+            browser::chime();
         }
     });
-}
-
-fn notify(title: &str, body: &str, conversation: i64) {
-    #[cfg(feature = "hydrate")]
-    {
-        use web_sys::{Notification, NotificationOptions, NotificationPermission};
-        if Notification::permission() != NotificationPermission::Granted {
-            return;
-        }
-        let options = NotificationOptions::new();
-        options.set_body(body);
-        options.set_tag(&format!("parley-{conversation}"));
-        let _ = Notification::new_with_options(title, &options);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (title, body, conversation);
-}
-
-/// A short, quiet two-tone chime made on the spot (no audio file to load).
-fn beep() {
-    #[cfg(feature = "hydrate")]
-    {
-        let Ok(audio) = web_sys::AudioContext::new() else {
-            return;
-        };
-        let now = audio.current_time();
-        for (i, frequency) in [880.0_f32, 1320.0].into_iter().enumerate() {
-            let (Ok(oscillator), Ok(gain)) = (audio.create_oscillator(), audio.create_gain()) else {
-                return;
-            };
-            let start = now + i as f64 * 0.12;
-            oscillator.frequency().set_value(frequency);
-            gain.gain().set_value(0.0);
-            let _ = gain.gain().linear_ramp_to_value_at_time(0.08, start + 0.01);
-            let _ = gain.gain().linear_ramp_to_value_at_time(0.0, start + 0.11);
-            let _ = oscillator.connect_with_audio_node(&gain);
-            let _ = gain.connect_with_audio_node(&audio.destination());
-            let _ = oscillator.start_with_when(start);
-            let _ = oscillator.stop_with_when(start + 0.12);
-        }
-    }
 }
 
 /// "Enable desktop notifications", shown while the browser has not been asked.
@@ -123,16 +69,10 @@ fn beep() {
 pub fn EnableNotifications() -> impl IntoView {
     let asked = RwSignal::new(true);
     // Browser state only: decided after hydration so server and browser render alike.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        asked.set(web_sys::Notification::permission() != web_sys::NotificationPermission::Default);
-    });
+    Effect::new(move |_| asked.set(browser::notifications_decided()));
     let ask = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let _ = web_sys::Notification::request_permission();
-            asked.set(true);
-        }
+        browser::ask_notification_permission();
+        asked.set(true);
     };
     move || {
         (!asked.get()).then(|| {

@@ -2,7 +2,8 @@
 //! context, and the gate that keeps pages to the roles they are for.
 
 use crate::error::AppError;
-use crate::layout::{ErrorNotice, Forbidden};
+use crate::layout::{loading, ErrorNotice, Forbidden};
+use crate::parts::{failure, FieldError, FormError};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use parley::model::CurrentUser;
@@ -25,7 +26,7 @@ pub async fn register(email: String, name: String, password: String) -> Result<C
     let session = session().await?;
     let from = client_address(&svc).await;
     let user = respond(backend::accounts::register(&svc, from, &email, &name, &password).await)?;
-    respond(backend::accounts::sign_in(&session, &user).await)?;
+    respond(backend::accounts::sign_in(&svc.bus, &session, &user).await)?;
     leptos_axum::redirect(home_for(user.role));
     Ok(user)
 }
@@ -39,7 +40,7 @@ pub async fn login(email: String, password: String) -> Result<CurrentUser, AppEr
     let session = session().await?;
     let from = client_address(&svc).await;
     let user = respond(backend::accounts::authenticate(&svc, from, &email, &password).await)?;
-    respond(backend::accounts::sign_in(&session, &user).await)?;
+    respond(backend::accounts::sign_in(&svc.bus, &session, &user).await)?;
     leptos_axum::redirect(home_for(user.role));
     Ok(user)
 }
@@ -47,9 +48,9 @@ pub async fn login(email: String, password: String) -> Result<CurrentUser, AppEr
 /// Ends the session.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::ssr::{respond, session};
+    use crate::ssr::{backend, respond, session};
     let session = session().await?;
-    respond(backend::accounts::sign_out(&session).await)?;
+    respond(backend::accounts::sign_out(&backend()?.bus, &session).await)?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -126,9 +127,8 @@ impl Gate {
 }
 
 /// Awaits the signed-in user and checks `gate`: the user, or the view to
-/// show instead (sign-in prompt, refusal, error). For use inside a page's
-/// one `Suspend`, so each page has a single suspense boundary.
-pub async fn admit(gate: Gate) -> Result<CurrentUser, AnyView> {
+/// show instead (sign-in prompt, refusal, error).
+async fn admit(gate: Gate) -> Result<CurrentUser, AnyView> {
     match use_auth().user.await {
         Ok(Some(user)) if gate.admits(user.role) => Ok(user),
         Ok(Some(_)) => Err(view! { <Forbidden message=gate.refusal()/> }.into_any()),
@@ -138,9 +138,8 @@ pub async fn admit(gate: Gate) -> Result<CurrentUser, AnyView> {
 }
 
 /// [`admit`], then the page's data: the user and the data, or what to show
-/// instead (the refusal, or the error loading the data). The data's
-/// resource is created with the page, so it loads while the user is checked.
-pub async fn admit_with<T>(
+/// instead (the refusal, or the error loading the data).
+async fn admit_with<T>(
     gate: Gate,
     data: impl std::future::IntoFuture<Output = Result<T, AppError>>,
 ) -> Result<(CurrentUser, T), AnyView> {
@@ -149,6 +148,52 @@ pub async fn admit_with<T>(
         Ok(data) => Ok((me, data)),
         Err(e) => Err(view! { <ErrorNotice error=e/> }.into_any()),
     }
+}
+
+/// A page for the roles `gate` admits: the page's one suspense boundary,
+/// which awaits the signed-in user and the page's data together and shows
+/// the page, or instead the sign-in prompt, the refusal (401/403) or the
+/// error loading the data (404 for a missing conversation).
+///
+/// Pages create their resources first (so they load while the user is
+/// checked) and await them in `data`. Nothing inside `page` may open a
+/// second `<Suspense>`/`<Transition>`: nested boundaries did not hydrate
+/// reliably (docs/architecture.md, "Leptos rules").
+#[component]
+pub fn GatedPage<D, Fut, T, P, V>(
+    /// Who may see the page.
+    gate: Gate,
+    /// Awaits the page's data (`move || resource` for one resource).
+    data: D,
+    /// The page itself, for the admitted user and the data.
+    page: P,
+) -> impl IntoView
+where
+    D: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::IntoFuture<Output = Result<T, AppError>> + Send + 'static,
+    Fut::IntoFuture: Send,
+    T: 'static,
+    P: Fn(CurrentUser, T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    view! {
+        <Transition fallback=loading>
+            {move || {
+                let (data, page) = (data.clone(), page.clone());
+                Suspend::new(async move {
+                    match admit_with(gate, data()).await {
+                        Ok((me, data)) => page(me, data).into_any(),
+                        Err(shown) => shown,
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// For a [`GatedPage`] that needs nothing but the user.
+pub async fn no_data() -> Result<(), AppError> {
+    Ok(())
 }
 
 /// For guests on a page that needs an account.
@@ -170,42 +215,27 @@ pub fn SignInPrompt() -> impl IntoView {
 
 type Outcome = Signal<Option<Result<CurrentUser, AppError>>>;
 
-/// The last submission's error about `field`, to show under that input.
-fn field_error(outcome: Outcome, field: &'static str) -> impl Fn() -> Option<String> + Copy {
-    move || {
-        outcome
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.for_field(field))
-    }
-}
-
-/// The last submission's error about no particular field, to show above the form.
-fn general_error(outcome: Outcome) -> impl Fn() -> Option<String> + Copy {
-    move || outcome.get().and_then(|r| r.err()).and_then(|e| e.general())
-}
-
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let auth = use_auth();
     let action = ServerAction::<Login>::new();
-    let outcome: Outcome = Signal::derive(move || action.value().get());
-    auth.refresh_after(outcome);
+    auth.refresh_after(Signal::derive(move || action.value().get()));
+    let error = failure(action);
     view! {
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="login-form">
-                <p class="form-error" role="alert">{general_error(outcome)}</p>
+                <FormError error=error/>
                 <label>
                     "Email"
                     <input type="email" name="email" autocomplete="email"/>
                 </label>
-                <p class="field-error" data-field="email">{field_error(outcome, "email")}</p>
+                <FieldError error=error field="email"/>
                 <label>
                     "Password"
                     <input type="password" name="password" autocomplete="current-password"/>
                 </label>
-                <p class="field-error" data-field="password">{field_error(outcome, "password")}</p>
+                <FieldError error=error field="password"/>
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
             </ActionForm>
             <p class="muted">"New here? " <A href="/register">"Create an account"</A></p>
@@ -217,30 +247,30 @@ pub fn LoginPage() -> impl IntoView {
 pub fn RegisterPage() -> impl IntoView {
     let auth = use_auth();
     let action = ServerAction::<Register>::new();
-    let outcome: Outcome = Signal::derive(move || action.value().get());
-    auth.refresh_after(outcome);
+    auth.refresh_after(Signal::derive(move || action.value().get()));
+    let error = failure(action);
     view! {
         <section class="card narrow">
             <h1>"Create your account"</h1>
             <p class="muted">"An account lets you talk to our support team and keep your conversations."</p>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="register-form">
-                <p class="form-error" role="alert">{general_error(outcome)}</p>
+                <FormError error=error/>
                 <label>
                     "Name"
                     <input type="text" name="name" autocomplete="name"/>
                 </label>
-                <p class="field-error" data-field="name">{field_error(outcome, "name")}</p>
+                <FieldError error=error field="name"/>
                 <label>
                     "Email"
                     <input type="email" name="email" autocomplete="email"/>
                 </label>
-                <p class="field-error" data-field="email">{field_error(outcome, "email")}</p>
+                <FieldError error=error field="email"/>
                 <label>
                     "Password"
                     <input type="password" name="password" autocomplete="new-password"/>
                     <span class="hint">"At least 8 characters; not a common password, your name or your email."</span>
                 </label>
-                <p class="field-error" data-field="password">{field_error(outcome, "password")}</p>
+                <FieldError error=error field="password"/>
                 <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
             </ActionForm>
             <p class="muted">"Already have an account? " <A href="/login">"Sign in"</A></p>

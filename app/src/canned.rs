@@ -1,8 +1,9 @@
 //! Canned responses: the admin page that manages them, and the server
 //! functions the staff composer reads them through.
 
-use crate::auth::{admit_with, Gate};
+use crate::auth::{Gate, GatedPage};
 use crate::error::AppError;
+use crate::parts::{failure, FieldError};
 use leptos::prelude::*;
 use parley::model::CannedResponse;
 use parley::CannedResponseId;
@@ -54,62 +55,47 @@ pub fn CannedPage() -> impl IntoView {
         move || (save.version().get(), delete.version().get()),
         |_| list_canned(),
     );
-    let save_error = move |field: &'static str| {
-        move || {
-            save.value()
-                .get()
-                .and_then(|r| r.err())
-                .and_then(|e| e.for_field(field))
-        }
-    };
+    let error = failure(save);
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let list = match admit_with(Gate::Admin, responses).await {
-                    Ok((_, list)) => list,
-                    Err(shown) => return shown,
-                };
-                view! {
-                    <section class="page" data-testid="canned">
-                        <h1>"Canned responses"</h1>
-                        <p class="muted">"Agents type " <code>"/shortcut"</code> " in the composer to insert one."</p>
-                        {if list.is_empty() {
-                            view! { <p class="empty card">"None yet."</p> }.into_any()
-                        } else {
-                            view! {
-                                <table class="table" data-testid="canned-table">
-                                    <thead><tr><th>"Shortcut"</th><th>"Title"</th><th>"Text"</th><th></th></tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|c| view! {
-                                            <tr data-shortcut=c.shortcut.clone()>
-                                                <td><code>{format!("/{}", c.shortcut)}</code></td>
-                                                <td>{c.title.clone()}</td>
-                                                <td>{parley::validate::preview(&c.body, 80)}</td>
-                                                <td>
-                                                    <ActionForm action=delete attr:class="inline">
-                                                        <input type="hidden" name="id" value=c.id.0/>
-                                                        <button type="submit" class="secondary small">"Delete"</button>
-                                                    </ActionForm>
-                                                </td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any()
-                        }}
-                        <h2>"Add a response"</h2>
-                        <ActionForm action=save attr:class="form card" attr:novalidate=true attr:data-testid="canned-form">
-                            <label>"Shortcut" <input type="text" name="shortcut" placeholder="refund"/></label>
-                            <p class="field-error">{save_error("shortcut")}</p>
-                            <label>"Title" <input type="text" name="title" placeholder="Refund policy"/></label>
-                            <p class="field-error">{save_error("title")}</p>
-                            <label>"Text" <textarea name="body" rows="4"></textarea></label>
-                            <p class="field-error">{save_error("body")}</p>
-                            <div class="actions"><button type="submit">"Save"</button></div>
-                        </ActionForm>
-                    </section>
-                }.into_any()
-            })}
-        </Transition>
+        <GatedPage gate=Gate::Admin data={move || responses} page={move |_, list: Vec<CannedResponse>| view! {
+            <section class="page" data-testid="canned">
+                <h1>"Canned responses"</h1>
+                <p class="muted">"Agents type " <code>"/shortcut"</code> " in the composer to insert one."</p>
+                {if list.is_empty() {
+                    view! { <p class="empty card">"None yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table" data-testid="canned-table">
+                            <thead><tr><th>"Shortcut"</th><th>"Title"</th><th>"Text"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|c| view! {
+                                    <tr data-shortcut=c.shortcut.clone()>
+                                        <td><code>{format!("/{}", c.shortcut)}</code></td>
+                                        <td>{c.title.clone()}</td>
+                                        <td>{parley::validate::preview(&c.body, 80)}</td>
+                                        <td>
+                                            <ActionForm action=delete attr:class="inline">
+                                                <input type="hidden" name="id" value=c.id.0/>
+                                                <button type="submit" class="secondary small">"Delete"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+                <h2>"Add a response"</h2>
+                <ActionForm action=save attr:class="form card" attr:novalidate=true attr:data-testid="canned-form">
+                    <label>"Shortcut" <input type="text" name="shortcut" placeholder="refund"/></label>
+                    <FieldError error=error field="shortcut"/>
+                    <label>"Title" <input type="text" name="title" placeholder="Refund policy"/></label>
+                    <FieldError error=error field="title"/>
+                    <label>"Text" <textarea name="body" rows="4"></textarea></label>
+                    <FieldError error=error field="body"/>
+                    <div class="actions"><button type="submit">"Save"</button></div>
+                </ActionForm>
+            </section>
+        }}/>
     }
 }

@@ -2,21 +2,23 @@
 //! and "unanswered" filters, keyset pages) and the staff thread with the
 //! customer panel, assignment, status actions and, for admins, the audit trail.
 
-use crate::auth::{admit_with, Gate};
+use crate::auth::{Gate, GatedPage};
+use crate::browser::now;
 use crate::canned::list_canned;
 use crate::conversations::{
     audit_trail, get_customer_profile, inbox_page, list_staff, AssignConversation, SetStatus,
 };
-use crate::error::{AppError, ErrorKind};
-use crate::layout::loading;
-use crate::messages::{id_param, thread_resource, ConversationList};
+use crate::error::AppError;
+use crate::messages::{id_param, no_such_conversation, thread_resource, ConversationList};
+use crate::parts::{assignee_line, StatusTag};
 use crate::presence::TeamList;
-use crate::thread::{now, ThreadBody, ThreadState};
+use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use parley::model::{
-    AuditEntry, ConversationPage, CurrentUser, CustomerProfile, InboxFilter, InboxTab, PersonRef, ThreadView,
+    AuditEntry, CannedResponse, ConversationPage, CurrentUser, CustomerProfile, InboxFilter, InboxTab,
+    PersonRef, ThreadView,
 };
 use parley::{ConversationId, ConversationStatus};
 
@@ -36,14 +38,7 @@ pub fn InboxPage() -> impl IntoView {
         |(tab, status, unanswered, before)| inbox_page(tab, status, unanswered, before),
     );
     view! {
-        <Transition fallback=loading>
-            {move || Suspend::new(async move {
-                match admit_with(Gate::Staff, page).await {
-                    Ok((me, page)) => view! { <Inbox page=page me=me/> }.into_any(),
-                    Err(shown) => shown,
-                }
-            })}
-        </Transition>
+        <GatedPage gate=Gate::Staff data={move || page} page={|me, page| view! { <Inbox page=page me=me/> }}/>
     }
 }
 
@@ -115,12 +110,7 @@ pub fn StaffThreadPage() -> impl IntoView {
     let thread = thread_resource();
     let profile = Resource::new(
         move || id.get(),
-        |id| async move {
-            match id {
-                Some(id) => get_customer_profile(id).await,
-                None => Err(AppError::new(ErrorKind::NotFound, "Conversation not found.")),
-            }
-        },
+        |id| async move { get_customer_profile(id.ok_or_else(no_such_conversation)?).await },
     );
     let staff = Resource::new(|| (), |_| list_staff());
     let canned = Resource::new(|| (), |_| list_canned());
@@ -129,24 +119,42 @@ pub fn StaffThreadPage() -> impl IntoView {
         let assign = assign.value().get().and_then(|r| r.err());
         status.or(assign).map(|e| e.message)
     };
+    // Only the thread itself must load; the panels show their own errors.
+    let data = move || async move {
+        Ok::<_, AppError>(StaffThreadData {
+            view: thread.await?,
+            profile: profile.await,
+            staff: staff.await.unwrap_or_default(),
+            canned: canned.await.unwrap_or_default(),
+        })
+    };
     view! {
-        <Transition fallback=loading>
-            {move || Suspend::new(async move {
-                let (me, view) = match admit_with(Gate::Staff, thread).await {
-                    Ok(admitted) => admitted,
-                    Err(shown) => return shown,
-                };
-                let profile = profile.await;
-                let staff = staff.await.unwrap_or_default();
-                let canned = Signal::stored(canned.await.unwrap_or_default());
-                view! {
-                    <p><A href="/inbox">"← Inbox"</A></p>
-                    {move || action_error().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
-                    <StaffThreadView view=view me=me profile=profile staff=staff canned=canned set_status=set_status assign=assign/>
-                }.into_any()
-            })}
-        </Transition>
+        <GatedPage
+            gate=Gate::Staff
+            data=data
+            page={move |me, data: StaffThreadData| view! {
+                <p><A href="/inbox">"← Inbox"</A></p>
+                {move || action_error().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
+                <StaffThreadView
+                    view=data.view
+                    me=me
+                    profile=data.profile
+                    staff=data.staff
+                    canned=Signal::stored(data.canned)
+                    set_status=set_status
+                    assign=assign
+                />
+            }}
+        />
     }
+}
+
+/// What the staff thread page loads besides the user.
+struct StaffThreadData {
+    view: ThreadView,
+    profile: Result<CustomerProfile, AppError>,
+    staff: Vec<PersonRef>,
+    canned: Vec<CannedResponse>,
 }
 
 #[component]
@@ -155,7 +163,7 @@ fn StaffThreadView(
     me: CurrentUser,
     profile: Result<CustomerProfile, AppError>,
     staff: Vec<PersonRef>,
-    canned: Signal<Vec<parley::model::CannedResponse>>,
+    canned: Signal<Vec<CannedResponse>>,
     set_status: ServerAction<SetStatus>,
     assign: ServerAction<AssignConversation>,
 ) -> impl IntoView {
@@ -166,15 +174,9 @@ fn StaffThreadView(
             <section class="thread" data-testid="thread">
                 <header class="thread-head">
                     <h1>{view.summary.title.clone()}</h1>
-                    {move || {
-                        let status = state.status.get();
-                        view! { <span class=format!("status status-{}", status.as_str()) data-testid="status">{status.label()}</span> }
-                    }}
+                    <StatusTag status=state.status attr:data-testid="status"/>
                     <span class="muted" data-testid="assignee">
-                        {move || match state.assignee.get() {
-                            Some(a) => format!("Assigned to {}", a.name),
-                            None => "Unassigned".to_owned(),
-                        }}
+                        {move || state.assignee.with(|a| assignee_line(a.as_ref()))}
                     </span>
                 </header>
                 <ThreadBody state=state me=me.clone() canned=canned/>
@@ -272,7 +274,7 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
                 <dt>"Email"</dt><dd>{p.email.clone()}</dd>
                 <dt>"Since"</dt><dd>{p.member_since.month_year()}</dd>
             </dl>
-            <h2 style="margin-top: 0.75rem">{format!("Earlier conversations ({})", p.other_conversations.len())}</h2>
+            <h2 class="spaced">{format!("Earlier conversations ({})", p.other_conversations.len())}</h2>
             {if p.other_conversations.is_empty() {
                 view! { <p class="muted">"None."</p> }.into_any()
             } else {
@@ -282,7 +284,7 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
                             <li>
                                 <a href=format!("/inbox/{}", c.id)>{c.title.clone()}</a>
                                 " "
-                                <span class=format!("status status-{}", c.status.as_str())>{c.status.label()}</span>
+                                <StatusTag status=c.status/>
                                 " "
                                 <span class="muted">{c.last_activity_at.relative_to(now)}</span>
                             </li>
@@ -290,7 +292,8 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
                     </ul>
                 }.into_any()
             }}
-        }.into_any(),
+        }
+        .into_any(),
         Err(e) => view! { <p class="notice error">{e.message}</p> }.into_any(),
     };
     view! {

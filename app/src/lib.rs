@@ -6,17 +6,22 @@
 //! HTTP from the browser, at stable URLs under `/api/`.
 //!
 //! # Layout
-//! - [`auth`]: register, sign in/out, the current user, role gates.
+//! - [`auth`]: register, sign in/out, the current user, role gates, and
+//!   [`auth::GatedPage`], the one suspense boundary of every gated page.
 //! - [`admin`]: user and role management.
 //! - [`conversations`]: server functions for conversations (both sides).
 //! - [`messages`]: the customer's pages: list, new conversation, thread.
 //! - [`inbox`]: the staff pages: inbox, thread with customer panel and actions.
-//! - [`thread`]: the thread and composer both sides share.
+//! - [`thread`]: the thread both sides share: its state, the live follow,
+//!   the message list and the composer.
 //! - [`canned`]: canned responses (admin page, server functions).
 //! - [`layout`]: the top bar and shared notices (not found, forbidden).
+//! - [`parts`]: small shared markup: form errors, the status tag.
 //! - [`live`]: the browser's WebSocket client (inert on the server).
 //! - [`presence`]: availability, "Support is online", the team list.
 //! - [`alerts`]: desktop notifications and a sound for staff.
+//! - [`browser`]: every browser API the components use (clock, visibility,
+//!   scrolling, listeners, storage, notifications), inert on the server.
 //! - [`error`]: [`error::AppError`], what a server function can fail with.
 //! - `ssr` (server only): context, sessions and role checks for server functions.
 
@@ -26,6 +31,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod auth;
+pub mod browser;
 pub mod canned;
 pub mod conversations;
 pub mod error;
@@ -33,6 +39,7 @@ pub mod inbox;
 pub mod layout;
 pub mod live;
 pub mod messages;
+pub mod parts;
 pub mod presence;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -93,16 +100,17 @@ pub fn App() -> impl IntoView {
         id
     });
 
-    // Effects run only in the browser, after hydration: tests wait for this mark.
-    Effect::new(|_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
+    // The server closed the socket because the session ended or the role
+    // changed: fetch who is signed in again (signed out: the socket stops;
+    // another role: pages gate again).
+    Effect::new(move |_| {
+        if live.access_changed.get() > 0 {
+            auth.user.refetch();
         }
     });
+
+    // Effects run only in the browser, after hydration: tests wait for this mark.
+    Effect::new(|_| browser::set_body_attribute("data-hydrated", "true"));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/parley.css"/>

@@ -5,12 +5,18 @@
 //! Pages listen for [`ServerFrame`]s with [`Live::on_frame`] and send with
 //! [`Live::send`]. Sending while disconnected returns `false` instead of
 //! queueing: whoever needs delivery keeps its own outbox and resends on the
-//! next `hello` (see the thread's composer). On the server this is inert.
+//! next `hello` (see the thread's composer).
+//!
+//! The listener list and the socket exist only in the browser (`socket`);
+//! on the server `inert` stands in: nothing to listen to, nothing sent.
 
 use leptos::prelude::*;
 use parley::protocol::{ClientFrame, ServerFrame};
+
+#[cfg(not(feature = "hydrate"))]
+use inert::Link;
 #[cfg(feature = "hydrate")]
-use std::rc::Rc;
+use socket::Link;
 
 /// How the socket is doing, for the "Reconnecting…" banner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,9 +31,6 @@ pub enum LiveState {
     },
 }
 
-#[cfg(feature = "hydrate")]
-type Listener = Rc<dyn Fn(&ServerFrame)>;
-
 /// The live connection, shared through context (it is `Copy`).
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -35,20 +38,12 @@ pub struct Live {
     /// Bumped on each `hello`: effects that must resubscribe after a
     /// reconnect track this.
     pub connected_epoch: RwSignal<u64>,
-    /// Browser-only state (listeners hold `Rc`s, which must never reach the
-    /// server's multi-threaded runtime).
-    #[cfg(feature = "hydrate")]
-    inner: StoredValue<Inner, LocalStorage>,
-}
-
-#[cfg(feature = "hydrate")]
-#[derive(Default)]
-struct Inner {
-    listeners: Vec<(u64, Listener)>,
-    next_listener: u64,
-    outgoing: Option<futures::channel::mpsc::UnboundedSender<String>>,
-    /// Which connection loop is current; older loops stop when it changes.
-    generation: u64,
+    /// Bumped when the server closed the socket because the session it was
+    /// opened with ended (4001: signed out, here or in another tab) or the
+    /// user's role changed (4003): who is signed in must be fetched again.
+    pub access_changed: RwSignal<u64>,
+    /// The listeners and the open socket's queue.
+    link: Link,
 }
 
 pub fn use_live() -> Live {
@@ -60,8 +55,8 @@ impl Live {
         let live = Live {
             state: RwSignal::new(LiveState::Idle),
             connected_epoch: RwSignal::new(0),
-            #[cfg(feature = "hydrate")]
-            inner: StoredValue::new_local(Inner::default()),
+            access_changed: RwSignal::new(0),
+            link: Link::new(),
         };
         provide_context(live);
         live
@@ -70,12 +65,79 @@ impl Live {
     /// Calls `listener` for every frame until the current reactive owner
     /// (the component that registered it) is cleaned up.
     pub fn on_frame(&self, listener: impl Fn(&ServerFrame) + 'static) {
-        #[cfg(not(feature = "hydrate"))]
-        let _ = listener;
-        #[cfg(feature = "hydrate")]
-        {
+        self.link.listen(listener);
+    }
+
+    /// Sends a frame if the socket is open; `false` means it was not sent.
+    pub fn send(&self, frame: &ClientFrame) -> bool {
+        self.state.get_untracked() == LiveState::Open && self.link.send(frame.to_json())
+    }
+
+    /// Starts (or restarts, for another user) the connection loop; `None` stops it.
+    pub fn run_for(&self, user: Option<parley::UserId>) {
+        self.link.run_for(*self, user);
+    }
+}
+
+/// The server's half: no socket, no listeners.
+#[cfg(not(feature = "hydrate"))]
+mod inert {
+    use super::Live;
+    use parley::protocol::ServerFrame;
+
+    #[derive(Clone, Copy)]
+    pub(super) struct Link;
+
+    impl Link {
+        pub(super) fn new() -> Link {
+            Link
+        }
+
+        pub(super) fn listen(self, _listener: impl Fn(&ServerFrame) + 'static) {}
+
+        pub(super) fn send(self, _json: String) -> bool {
+            false
+        }
+
+        pub(super) fn run_for(self, _live: Live, _user: Option<parley::UserId>) {}
+    }
+}
+
+/// The browser's half: the listener list, the open socket's queue, and the
+/// connection loop.
+#[cfg(feature = "hydrate")]
+mod socket {
+    use super::{Live, LiveState};
+    use futures::{FutureExt, SinkExt, StreamExt};
+    use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+    use leptos::prelude::*;
+    use parley::protocol::{ClientFrame, ServerFrame};
+    use std::rc::Rc;
+
+    type Listener = Rc<dyn Fn(&ServerFrame)>;
+
+    #[derive(Default)]
+    struct Inner {
+        listeners: Vec<(u64, Listener)>,
+        next_listener: u64,
+        outgoing: Option<futures::channel::mpsc::UnboundedSender<String>>,
+        /// Which connection loop is current; older loops stop when it changes.
+        generation: u64,
+    }
+
+    /// Browser-only state, in a local store: listeners hold `Rc`s, which
+    /// must never reach the server's multi-threaded runtime.
+    #[derive(Clone, Copy)]
+    pub(super) struct Link(StoredValue<Inner, LocalStorage>);
+
+    impl Link {
+        pub(super) fn new() -> Link {
+            Link(StoredValue::new_local(Inner::default()))
+        }
+
+        pub(super) fn listen(self, listener: impl Fn(&ServerFrame) + 'static) {
             let id = self
-                .inner
+                .0
                 .try_update_value(|inner| {
                     inner.next_listener += 1;
                     let id = inner.next_listener;
@@ -83,22 +145,14 @@ impl Live {
                     id
                 })
                 .unwrap_or_default();
-            let inner = self.inner;
+            let store = self.0;
             on_cleanup(move || {
-                inner.try_update_value(|inner| inner.listeners.retain(|(other, _)| *other != id));
+                store.try_update_value(|inner| inner.listeners.retain(|(other, _)| *other != id));
             });
         }
-    }
 
-    /// Sends a frame if the socket is open; `false` means it was not sent.
-    pub fn send(&self, frame: &ClientFrame) -> bool {
-        #[cfg(feature = "hydrate")]
-        {
-            if self.state.get_untracked() != LiveState::Open {
-                return false;
-            }
-            let json = frame.to_json();
-            self.inner
+        pub(super) fn send(self, json: String) -> bool {
+            self.0
                 .try_with_value(|inner| {
                     inner
                         .outgoing
@@ -107,33 +161,21 @@ impl Live {
                 })
                 .unwrap_or(false)
         }
-        #[cfg(not(feature = "hydrate"))]
-        {
-            let _ = frame;
-            false
-        }
-    }
 
-    #[cfg(feature = "hydrate")]
-    fn dispatch(&self, frame: &ServerFrame) {
-        // Clone the list first: a listener may register or drop listeners.
-        let listeners: Vec<Listener> = self
-            .inner
-            .try_with_value(|inner| inner.listeners.iter().map(|(_, l)| l.clone()).collect())
-            .unwrap_or_default();
-        for listener in listeners {
-            listener(frame);
+        fn dispatch(self, frame: &ServerFrame) {
+            // Clone the list first: a listener may register or drop listeners.
+            let listeners: Vec<Listener> = self
+                .0
+                .try_with_value(|inner| inner.listeners.iter().map(|(_, l)| l.clone()).collect())
+                .unwrap_or_default();
+            for listener in listeners {
+                listener(frame);
+            }
         }
-    }
 
-    /// Starts (or restarts, for another user) the connection loop; `None` stops it.
-    pub fn run_for(&self, user: Option<parley::UserId>) {
-        #[cfg(not(feature = "hydrate"))]
-        let _ = user;
-        #[cfg(feature = "hydrate")]
-        {
+        pub(super) fn run_for(self, live: Live, user: Option<parley::UserId>) {
             let generation = self
-                .inner
+                .0
                 .try_update_value(|inner| {
                     inner.generation += 1;
                     inner.outgoing = None;
@@ -141,21 +183,35 @@ impl Live {
                 })
                 .unwrap_or_default();
             match user {
-                None => self.state.set(LiveState::Idle),
-                Some(_) => leptos::task::spawn_local(client::run(*self, generation)),
+                None => live.state.set(LiveState::Idle),
+                Some(_) => leptos::task::spawn_local(run(live, generation)),
             }
         }
+
+        fn is_current(self, generation: u64) -> bool {
+            self.0
+                .try_with_value(|inner| inner.generation == generation)
+                .unwrap_or(false)
+        }
+
+        /// Makes `tx` the open socket's queue (after `hello`).
+        fn open(self, tx: futures::channel::mpsc::UnboundedSender<String>) {
+            self.0.update_value(|inner| inner.outgoing = Some(tx));
+        }
+
+        /// Forgets the queue of the connection `generation`, if still current.
+        fn close(self, generation: u64) {
+            self.0.update_value(|inner| {
+                if inner.generation == generation {
+                    inner.outgoing = None;
+                }
+            });
+        }
     }
-}
 
-#[cfg(feature = "hydrate")]
-mod client {
-    use super::{Live, LiveState};
-    use futures::{FutureExt, SinkExt, StreamExt};
-    use gloo_net::websocket::{futures::WebSocket, Message};
-    use leptos::prelude::*;
-    use parley::protocol::{ClientFrame, ServerFrame};
-
+    /// Close codes the server uses when a permission ended (docs/protocol.md).
+    const CLOSE_SESSION_ENDED: u16 = 4001;
+    const CLOSE_ACCESS_CHANGED: u16 = 4003;
     const FIRST_DELAY_MS: f64 = 500.0;
     const MAX_DELAY_MS: f64 = 15_000.0;
     const DEFAULT_HEARTBEAT_MS: u32 = 20_000;
@@ -178,12 +234,10 @@ mod client {
     }
 
     fn is_current(live: Live, generation: u64) -> bool {
-        live.inner
-            .try_with_value(|inner| inner.generation == generation)
-            .unwrap_or(false)
+        live.link.is_current(generation)
     }
 
-    pub(super) async fn run(live: Live, generation: u64) {
+    async fn run(live: Live, generation: u64) {
         let mut attempt: u32 = 0;
         while is_current(live, generation) {
             live.state.set(if attempt == 0 {
@@ -223,6 +277,12 @@ mod client {
                     let text = match incoming {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Bytes(_))) => continue,
+                        Some(Err(WebSocketError::ConnectionClose(close)))
+                            if close.code == CLOSE_SESSION_ENDED || close.code == CLOSE_ACCESS_CHANGED =>
+                        {
+                            live.access_changed.update(|n| *n += 1);
+                            break;
+                        }
                         Some(Err(_)) | None => break,
                     };
                     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
@@ -230,7 +290,7 @@ mod client {
                     if let ServerFrame::Hello { heartbeat_ms: hb, user } = &frame {
                         heartbeat_ms = u32::try_from(*hb).unwrap_or(DEFAULT_HEARTBEAT_MS).max(1_000);
                         greeted = true;
-                        live.inner.update_value(|inner| inner.outgoing = Some(tx.clone()));
+                        live.link.open(tx.clone());
                         live.state.set(LiveState::Open);
                         live.connected_epoch.update(|e| *e += 1);
                         // Staff tabs follow the whole inbox: lists, badge, alerts.
@@ -238,7 +298,7 @@ mod client {
                             live.send(&ClientFrame::WatchInbox { on: true });
                         }
                     }
-                    live.dispatch(&frame);
+                    live.link.dispatch(&frame);
                 }
                 outgoing = rx.next() => {
                     let Some(json) = outgoing else { break };
@@ -256,11 +316,7 @@ mod client {
                 break;
             }
         }
-        live.inner.update_value(|inner| {
-            if inner.generation == generation {
-                inner.outgoing = None;
-            }
-        });
+        live.link.close(generation);
         let _ = sink.close().await;
         greeted
     }

@@ -1,13 +1,14 @@
 //! The customer's side: their conversations with the support team, starting
 //! a new one, and the thread.
 
-use crate::auth::{admit, admit_with, Gate};
+use crate::auth::{no_data, Gate, GatedPage};
+use crate::browser::now;
 use crate::conversations::{my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
-use crate::layout::loading;
 use crate::live::use_live;
+use crate::parts::{assignee_line, failure, FieldError, FormError, StatusTag};
 use crate::presence::SupportStatus;
-use crate::thread::{now, ThreadBody, ThreadState};
+use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -44,7 +45,7 @@ pub fn ConversationRow(
     let staff = me.role.is_staff();
     let unread = summary.unread;
     let preview = preview_line(&summary, &me);
-    let status = summary.status;
+    let awaiting = staff && awaiting_answer(&summary);
     view! {
         <li class="conv-row" class:unread={unread > 0} data-testid="conversation-row" data-id=summary.id.0>
             <a href=href>
@@ -59,14 +60,11 @@ pub fn ConversationRow(
                     })}
                 </span>
                 <span class="conv-meta">
-                    <span class=format!("status status-{}", status.as_str())>{status.label()}</span>
-                    {(staff && summary.unanswered && matches!(status, parley::ConversationStatus::Open | parley::ConversationStatus::Active)).then(|| view! {
+                    <StatusTag status=summary.status/>
+                    {awaiting.then(|| view! {
                         <span class="unanswered" data-testid="unanswered">"● Unanswered"</span>
                     })}
-                    {staff.then(|| match &summary.assignee {
-                        Some(a) => format!("Assigned to {}", a.name),
-                        None => "Unassigned".to_owned(),
-                    })}
+                    {staff.then(|| assignee_line(summary.assignee.as_ref()))}
                     <span class="conv-preview">{preview}</span>
                 </span>
             </a>
@@ -74,19 +72,26 @@ pub fn ConversationRow(
     }
 }
 
+/// Whether someone on the team should answer: the customer wrote last and
+/// the conversation is still open.
+fn awaiting_answer(summary: &ConversationSummary) -> bool {
+    summary.unanswered
+        && matches!(
+            summary.status,
+            ConversationStatus::Open | ConversationStatus::Active
+        )
+}
+
 #[component]
 pub fn MessagesPage() -> impl IntoView {
     let query = use_query_map();
-    let page = Resource::new(move || query.read().get("before"), my_conversations);
+    let conversations = Resource::new(move || query.read().get("before"), my_conversations);
     view! {
-        <Transition fallback=loading>
-            {move || Suspend::new(async move {
-                match admit_with(Gate::Customer, page).await {
-                    Ok((me, page)) => view! { <MyConversations page=page me=me/> }.into_any(),
-                    Err(shown) => shown,
-                }
-            })}
-        </Transition>
+        <GatedPage
+            gate=Gate::Customer
+            data={move || conversations}
+            page={|me, page| view! { <MyConversations page=page me=me/> }}
+        />
     }
 }
 
@@ -167,12 +172,7 @@ fn belongs(summary: &ConversationSummary, me: &CurrentUser, filter: Option<Inbox
         InboxTab::Unassigned => summary.assignee.is_none(),
     };
     let status_ok = filter.status.is_none_or(|s| s == summary.status);
-    let unanswered_ok = !filter.unanswered
-        || (summary.unanswered
-            && matches!(
-                summary.status,
-                ConversationStatus::Open | ConversationStatus::Active
-            ));
+    let unanswered_ok = !filter.unanswered || awaiting_answer(summary);
     tab_ok && status_ok && unanswered_ok
 }
 
@@ -237,51 +237,33 @@ fn follow_rows(
 pub fn NewConversationPage() -> impl IntoView {
     let action = ServerAction::<StartConversation>::new();
     view! {
-        <Transition fallback=loading>
-            {move || Suspend::new(async move {
-                match admit(Gate::Customer).await {
-                    Ok(_) => view! { <NewConversationForm action=action/> }.into_any(),
-                    Err(refusal) => refusal,
-                }
-            })}
-        </Transition>
+        <GatedPage
+            gate=Gate::Customer
+            data=no_data
+            page={move |_, ()| view! { <NewConversationForm action=action/> }}
+        />
     }
 }
 
 #[component]
 fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView {
-    let error = move |field: &'static str| {
-        move || {
-            action
-                .value()
-                .get()
-                .and_then(|r| r.err())
-                .and_then(|e| e.for_field(field))
-        }
-    };
-    let general = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.general())
-    };
+    let error = failure(action);
     view! {
-        <section class="card narrow" style="max-width: 640px">
+        <section class="card narrow roomy">
             <h1>"New conversation"</h1>
             <p class="muted">"Tell us what you need; the support team answers here."</p>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="new-conversation">
-                <p class="form-error" role="alert">{general}</p>
+                <FormError error=error/>
                 <label>
                     "Subject " <span class="hint">"(optional)"</span>
                     <input type="text" name="subject" maxlength="200" placeholder="e.g. Where is my order?"/>
                 </label>
-                <p class="field-error" data-field="subject">{error("subject")}</p>
+                <FieldError error=error field="subject"/>
                 <label>
                     "Message"
                     <textarea name="body" rows="5" placeholder="How can we help?"></textarea>
                 </label>
-                <p class="field-error" data-field="body">{error("body")}</p>
+                <FieldError error=error field="body"/>
                 <div class="actions">
                     <button type="submit" disabled=move || action.pending().get()>"Start conversation"</button>
                     <A href="/messages" attr:class="button secondary">"Cancel"</A>
@@ -297,17 +279,17 @@ pub fn id_param() -> Memo<Option<ConversationId>> {
     Memo::new(move |_| params.read().get("id").and_then(|id| id.parse().ok()))
 }
 
+/// What a URL whose id is not a number names: no conversation.
+pub fn no_such_conversation() -> AppError {
+    AppError::new(ErrorKind::NotFound, "Conversation not found.")
+}
+
 /// The thread named in the URL.
 pub fn thread_resource() -> Resource<Result<ThreadView, AppError>> {
     let id = id_param();
     Resource::new(
         move || id.get(),
-        |id| async move {
-            match id {
-                Some(id) => open_thread(id).await,
-                None => Err(AppError::new(ErrorKind::NotFound, "Conversation not found.")),
-            }
-        },
+        |id| async move { open_thread(id.ok_or_else(no_such_conversation)?).await },
     )
 }
 
@@ -315,14 +297,11 @@ pub fn thread_resource() -> Resource<Result<ThreadView, AppError>> {
 pub fn CustomerThreadPage() -> impl IntoView {
     let thread = thread_resource();
     view! {
-        <Transition fallback=loading>
-            {move || Suspend::new(async move {
-                match admit_with(Gate::Customer, thread).await {
-                    Ok((me, view)) => view! { <CustomerThreadView view=view me=me/> }.into_any(),
-                    Err(shown) => shown,
-                }
-            })}
-        </Transition>
+        <GatedPage
+            gate=Gate::Customer
+            data={move || thread}
+            page={|me, view| view! { <CustomerThreadView view=view me=me/> }}
+        />
     }
 }
 
@@ -335,10 +314,7 @@ fn CustomerThreadView(view: ThreadView, me: CurrentUser) -> impl IntoView {
             <header class="thread-head">
                 <h1>{view.summary.title.clone()}</h1>
                 <SupportStatus/>
-                {move || {
-                    let status = state.status.get();
-                    view! { <span class=format!("status status-{}", status.as_str()) data-testid="status">{status.label()}</span> }
-                }}
+                <StatusTag status=state.status attr:data-testid="status"/>
             </header>
             <ThreadBody state=state me=me/>
         </section>

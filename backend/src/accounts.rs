@@ -11,7 +11,7 @@ use crate::constraints::{OnConstraint, Unique};
 use crate::error::ServiceResult;
 use crate::limits::ClientAddress;
 use crate::passwords::{self, Hasher};
-use crate::{clock, Backend, Db, ServiceError};
+use crate::{clock, Backend, Bus, Db, Event, ServiceError};
 use parley::model::{CurrentUser, UserListItem};
 use parley::validate::{DisplayName, Email, Password};
 use parley::{Role, UserId, ValidationError};
@@ -163,6 +163,7 @@ pub async fn list_users(db: &Db) -> ServiceResult<Vec<UserListItem>> {
 /// the last admin can never lock everyone out.
 pub async fn set_role(
     db: &Db,
+    bus: &Bus,
     actor: &CurrentUser,
     target: UserId,
     role: Role,
@@ -184,12 +185,18 @@ pub async fn set_role(
     .await?;
     let changed = changed.ok_or(ServiceError::NotFound("User"))?;
     tracing::info!(actor = %actor.id, target = %target, role = %role, "role changed");
+    // Their open sockets carry the old role: the live hubs close them.
+    bus.publish(Event::AccessChanged { user_id: target });
     Ok(changed)
 }
 
 /// Starts a signed-in session: a new session id (so a session id planted
 /// before login is worthless), then the user id.
-pub async fn sign_in(session: &Session, user: &CurrentUser) -> ServiceResult<()> {
+///
+/// A browser that was signed in already (as anyone) ends that session here,
+/// so the sockets its other tabs opened with it are closed like at sign-out.
+pub async fn sign_in(bus: &Bus, session: &Session, user: &CurrentUser) -> ServiceResult<()> {
+    let before = signed_in_user(session).await?.zip(session.id());
     session
         .cycle_id()
         .await
@@ -197,24 +204,45 @@ pub async fn sign_in(session: &Session, user: &CurrentUser) -> ServiceResult<()>
     session
         .insert(SESSION_USER_KEY, user.id)
         .await
-        .map_err(|e| ServiceError::Internal(format!("writing the session failed: {e}")))
+        .map_err(|e| ServiceError::Internal(format!("writing the session failed: {e}")))?;
+    if let Some((user_id, id)) = before {
+        bus.publish(Event::SessionEnded {
+            user_id,
+            session_id: id.to_string(),
+        });
+    }
+    Ok(())
 }
 
-/// Ends the session everywhere: the row is deleted, the cookie cleared.
-pub async fn sign_out(session: &Session) -> ServiceResult<()> {
-    session
-        .flush()
-        .await
-        .map_err(|e| ServiceError::Internal(format!("ending the session failed: {e}")))
-}
-
-/// The user this session belongs to, if it is signed in and the account still exists.
-pub async fn session_user(db: &Db, session: &Session) -> ServiceResult<Option<CurrentUser>> {
+/// The user id this session is signed in as, if any.
+async fn signed_in_user(session: &Session) -> ServiceResult<Option<UserId>> {
     let id: Option<UserId> = session
         .get(SESSION_USER_KEY)
         .await
         .map_err(|e| ServiceError::Internal(format!("reading the session failed: {e}")))?;
-    match id {
+    Ok(id)
+}
+
+/// Ends the session everywhere: the row is deleted, the cookie cleared, and
+/// the live hubs close the sockets that were opened with it.
+pub async fn sign_out(bus: &Bus, session: &Session) -> ServiceResult<()> {
+    let before = signed_in_user(session).await?.zip(session.id());
+    session
+        .flush()
+        .await
+        .map_err(|e| ServiceError::Internal(format!("ending the session failed: {e}")))?;
+    if let Some((user_id, id)) = before {
+        bus.publish(Event::SessionEnded {
+            user_id,
+            session_id: id.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The user this session belongs to, if it is signed in and the account still exists.
+pub async fn session_user(db: &Db, session: &Session) -> ServiceResult<Option<CurrentUser>> {
+    match signed_in_user(session).await? {
         Some(id) => get_user(db, id).await,
         None => Ok(None),
     }

@@ -77,6 +77,13 @@ pub enum Event {
         user: PersonRef,
         availability: Availability,
     },
+    /// A user's permissions changed (their role; later, deactivation): every
+    /// socket they opened was authorized with the old ones and must close.
+    AccessChanged { user_id: UserId },
+    /// A session ended (sign-out): the sockets opened with it must close.
+    /// Carries the session id, a secret like the `sessions` table that holds
+    /// it: the bus stays inside the servers' trust boundary; never log it.
+    SessionEnded { user_id: UserId, session_id: String },
 }
 
 /// How many events a slow hub may fall behind before it must resync.

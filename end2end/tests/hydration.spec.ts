@@ -21,6 +21,10 @@ async function visitCleanly(page: Page, path: string): Promise<void> {
 }
 
 test('every page hydrates without errors, for every role', async ({ browser }) => {
+  // 28 page loads of the debug build: about a minute on a quiet 2-core
+  // machine, more when it is shared. A time limit here says nothing about
+  // hydration, so this one test gets three times the default.
+  test.slow();
   const guest = await (await browser.newContext()).newPage();
   for (const path of ['/', '/login', '/register', '/messages', '/inbox', '/nowhere']) {
     await visitCleanly(guest, path);

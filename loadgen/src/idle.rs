@@ -5,15 +5,14 @@
 //! is the memory per idle socket. Several sockets share an account's
 //! cookie, as a user's tabs do.
 
-use crate::accounts::Api;
 use crate::report::{self, Summary};
-use crate::socket;
-use crate::{procstat, Common};
+use crate::{procstat, Common, CONNECT_TIMEOUT};
 use futures::{SinkExt, StreamExt};
 use parley::protocol::ClientFrame;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::{read_frame, write_frame, Client};
 use tokio::sync::{oneshot, watch, Semaphore};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -59,9 +58,8 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     if args.sockets == 0 || args.accounts == 0 {
         return Err("--sockets and --accounts must be at least 1".into());
     }
-    let api = Api::new(&common.url)?;
-    eprintln!("signing in {} accounts at {} ...", args.accounts, api.base);
-    let accounts = crate::sign_in_all(&api, common, "idle", args.accounts, false).await?;
+    eprintln!("signing in {} accounts at {} ...", args.accounts, common.base());
+    let accounts = crate::sign_in_all(common, "idle", args.accounts, false).await?;
 
     // Let the sign-ins' memory settle before the baseline.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -74,16 +72,13 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     let started = Instant::now();
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let ws_url = api.ws_url();
     let mut readies = Vec::with_capacity(args.sockets);
     let mut tasks = Vec::with_capacity(args.sockets);
     for i in 0..args.sockets {
         let (ready_tx, ready_rx) = oneshot::channel();
         readies.push(ready_rx);
         tasks.push(tokio::spawn(idle_socket(
-            ws_url.clone(),
-            api.base.clone(),
-            accounts[i % accounts.len()].cookie.clone(),
+            accounts[i % accounts.len()].clone(),
             permits.clone(),
             ready_tx,
             stop_rx.clone(),
@@ -151,7 +146,7 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     let ok = opened == args.sockets && disconnects == 0;
     let report = IdleReport {
         mode: "idle",
-        url: api.base.clone(),
+        url: common.base().to_owned(),
         sockets: args.sockets,
         accounts: args.accounts,
         opened,
@@ -176,21 +171,19 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
 /// Opens one socket and keeps it alive until told to stop; `true` if it
 /// ended on its own (closed by the server, or never opened).
 async fn idle_socket(
-    ws_url: String,
-    origin: String,
-    cookie: String,
+    client: Client,
     permits: Arc<Semaphore>,
     ready: oneshot::Sender<Result<Duration, String>>,
     mut stop: watch::Receiver<bool>,
 ) -> bool {
     let opened = {
         let _permit = permits.acquire().await;
-        socket::open(&ws_url, &origin, &cookie).await
+        client.open_live(CONNECT_TIMEOUT).await
     };
     let opened = match opened {
         Ok(opened) => opened,
         Err(e) => {
-            let _ = ready.send(Err(e));
+            let _ = ready.send(Err(e.to_string()));
             return true;
         }
     };
@@ -205,13 +198,13 @@ async fn idle_socket(
                 return false;
             }
             _ = ping.tick() => {
-                if sink.send(WsMessage::Text(ClientFrame::Ping.to_json().into())).await.is_err() {
+                if write_frame(&mut sink, &ClientFrame::Ping).await.is_err() {
                     return true;
                 }
             }
-            incoming = stream.next() => match incoming {
-                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return true,
-                Some(Ok(_)) => {}
+            incoming = read_frame(&mut stream) => match incoming {
+                Ok(_) | Err(testkit::Error::BadFrame { .. } | testkit::Error::Binary) => {}
+                Err(_) => return true,
             }
         }
     }

@@ -8,6 +8,9 @@
 //! - `chat` ([`chat`]): conversations between customers and agents at a fixed rate;
 //! - `idle` ([`idle`]): many idle sockets, for memory per connection.
 //!
+//! Accounts, server-function calls and sockets go through the test kit
+//! (`testkit`, without its `spawn` feature: nothing of the server is linked).
+//!
 //! Output: a table on stdout, then one JSON line (the last line). The exit
 //! status is 0 for a clean run, 1 when messages were lost, duplicated or
 //! refused (or sockets failed), 2 when the run could not be carried out.
@@ -18,13 +21,16 @@ mod chat;
 mod idle;
 mod procstat;
 mod report;
-mod socket;
 
-use accounts::{AgentMaker, Api, Session};
+use accounts::AgentMaker;
 use clap::{Parser, Subcommand};
 use futures::StreamExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long one connect (upgrade plus `hello` and `presence`) may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +82,13 @@ pub struct Common {
     pub database_url: Option<String>,
 }
 
+impl Common {
+    /// The base URL as reports print it (no trailing slash).
+    pub fn base(&self) -> &str {
+        self.url.trim_end_matches('/')
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -106,34 +119,34 @@ fn main() -> ExitCode {
     }
 }
 
-/// Signs in (creating when missing) `count` accounts of one kind, a few at a time.
+/// Signs in (creating when missing) `count` accounts of one kind, a few at a
+/// time; each client holds its account's session.
 pub(crate) async fn sign_in_all(
-    api: &Api,
     common: &Common,
     kind: &str,
     count: usize,
     agents: bool,
-) -> Result<Vec<Session>, String> {
+) -> Result<Vec<testkit::Client>, String> {
     let maker = AgentMaker {
         parley_bin: common.parley_bin.clone(),
         database_url: common.database_url.clone(),
     };
     let maker = &maker;
-    let results: Vec<Result<(usize, Session), String>> = futures::stream::iter(0..count)
+    let results: Vec<Result<(usize, testkit::Client), String>> = futures::stream::iter(0..count)
         .map(|i| async move {
             let email = format!("{}-{kind}-{i}@loadgen.test", common.prefix);
             let name = format!("Load {kind} {i}");
             let session = if agents {
-                api.agent(&email, &name, &common.password, maker).await?
+                accounts::agent(&common.url, &email, &name, &common.password, maker).await?
             } else {
-                api.customer(&email, &name, &common.password).await?
+                accounts::customer(&common.url, &email, &name, &common.password).await?
             };
             Ok((i, session))
         })
         .buffer_unordered(common.setup_concurrency.max(1))
         .collect()
         .await;
-    let mut sessions: Vec<Option<Session>> = vec![None; count];
+    let mut sessions: Vec<Option<testkit::Client>> = vec![None; count];
     for result in results {
         let (i, session) = result?;
         sessions[i] = Some(session);

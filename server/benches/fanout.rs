@@ -11,184 +11,100 @@
 //! the in-memory part cannot be measured alone from here; the clients share
 //! the two cores with the server, so these figures are an upper bound.
 //!
+//! The server and its clients come from the test kit (`testkit`, feature
+//! `spawn`), as in the integration tests.
+//!
 //! Run: `cargo bench -p server --bench fanout`.
 
-use backend::Db;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use futures::stream::SplitSink;
-use futures::{SinkExt, StreamExt};
-use parley::protocol::ClientFrame;
-use parley::validate::{DisplayName, Email, Password};
+use futures::StreamExt;
+use parley::protocol::{ClientFrame, ServerFrame};
 use parley::{ConversationId, Role, Seq};
 use server::cli::ServeArgs;
-use server::config::Config;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use testkit::{spawn_app_with, wait_for, write_frame, Client, Socket, TestApp};
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const SUBSCRIBERS: [usize; 4] = [1, 10, 100, 1_000];
-const PASSWORD: &str = "fan-out bench password";
 const BODY: &str =
     "Hello! My order #48213 arrived damaged; could you send a replacement or refund it? Thanks, Ann.";
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// Setup steps (an upgrade, a subscription) on a busy machine.
+const SETUP_LIMIT: Duration = Duration::from_secs(30);
 
 struct Harness {
-    addr: SocketAddr,
-    origin: String,
-    agent_cookie: String,
+    agent: Client,
     conversation: ConversationId,
-    sender: SplitSink<Ws, Message>,
+    sender: SplitSink<Socket, Message>,
     /// One `()` per `message` frame any subscriber receives.
     delivered: mpsc::UnboundedReceiver<()>,
     delivered_tx: mpsc::UnboundedSender<()>,
     subscribers: usize,
     sent: u64,
-    _dir: tempfile::TempDir,
-}
-
-async fn login(http: &reqwest::Client, origin: &str, email: &str) -> String {
-    let response = http
-        .post(format!("{origin}/api/login"))
-        .header("Origin", origin)
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("login request");
-    assert!(
-        response.status().is_success(),
-        "login {email}: {}",
-        response.status()
-    );
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.starts_with("parley_session="))
-        .expect("a session cookie")
-        .to_owned()
-}
-
-async fn open_socket(addr: SocketAddr, origin: &str, cookie: &str) -> Ws {
-    let mut request = format!("ws://{addr}/ws")
-        .into_client_request()
-        .expect("ws request");
-    request
-        .headers_mut()
-        .insert("Origin", HeaderValue::from_str(origin).expect("origin"));
-    request
-        .headers_mut()
-        .insert("Cookie", HeaderValue::from_str(cookie).expect("cookie"));
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("upgrade");
-    ws
-}
-
-/// Reads text frames until one contains `needle`.
-async fn read_until(ws: &mut Ws, needle: &str) {
-    loop {
-        match ws.next().await.expect("socket open").expect("socket read") {
-            Message::Text(text) if text.as_str().contains(needle) => return,
-            _ => {}
-        }
-    }
+    _app: TestApp,
 }
 
 impl Harness {
     async fn start() -> Harness {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("fanout.db").display()))
-            .await
-            .expect("open database");
-        db.migrate().await.expect("migrate");
-        for (email, role) in [
-            ("customer@bench.test", Role::Customer),
-            ("agent@bench.test", Role::Agent),
-        ] {
-            backend::accounts::create_user(
-                &db,
-                &Email::parse(email).expect("email"),
-                &DisplayName::parse(email.split('@').next().unwrap_or("someone")).expect("name"),
-                role,
-                &Password::parse(PASSWORD).expect("password"),
-            )
-            .await
-            .expect("create user");
-        }
-        let args = ServeArgs {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            site_root: dir.path().join("site"),
+        let app = spawn_app_with(ServeArgs {
             messages_per_minute: u32::MAX,
+            socket_frames_per_sec: 1_000_000,
+            socket_frame_burst: 1_000_000,
+            max_sockets_per_user: usize::MAX,
+            max_sockets: usize::MAX,
             // Idle subscribers of the small K stay open through the large K.
             heartbeat_secs: 3_600,
+            // A bench is an optimised build: it must say whom it serves.
+            local_only: true,
             ..ServeArgs::default()
-        };
-        let config = Config::from_args(&args).expect("config");
-        let listener = tokio::net::TcpListener::bind(args.addr).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            server::serve(listener, config, db, std::future::pending())
-                .await
-                .expect("server runs");
-        });
-        let origin = format!("http://{addr}");
-        let http = reqwest::Client::new();
-        let customer_cookie = login(&http, &origin, "customer@bench.test").await;
-        let agent_cookie = login(&http, &origin, "agent@bench.test").await;
-        let response = http
-            .post(format!("{origin}/api/conversations/start"))
-            .header("Origin", &origin)
-            .header("Cookie", &customer_cookie)
-            .form(&[("subject", "Fan-out"), ("body", "Hello")])
-            .send()
+        })
+        .await;
+        let (customer, _) = app.signed_in("customer@bench.test", Role::Customer).await;
+        let (agent, _) = app.signed_in("agent@bench.test", Role::Agent).await;
+        let conversation = customer
+            .start_conversation("Fan-out", "Hello")
             .await
             .expect("start conversation");
-        assert!(response.status().is_success(), "start: {}", response.status());
-        let conversation: ConversationId =
-            serde_json::from_str(&response.text().await.expect("body")).expect("conversation id");
 
-        let mut ws = open_socket(addr, &origin, &customer_cookie).await;
-        read_until(&mut ws, "\"type\":\"presence\"").await;
-        let (sender, mut acks) = ws.split();
+        let customer_socket = customer.open_live(SETUP_LIMIT).await.expect("customer socket");
+        let (sender, mut acks) = customer_socket.ws.split();
         // The sender's acks and list updates are read and dropped.
         tokio::spawn(async move { while let Some(Ok(_)) = acks.next().await {} });
         let (delivered_tx, delivered) = mpsc::unbounded_channel();
         Harness {
-            addr,
-            origin,
-            agent_cookie,
+            agent,
             conversation,
             sender,
             delivered,
             delivered_tx,
             subscribers: 0,
             sent: 0,
-            _dir: dir,
+            _app: app,
         }
     }
 
     /// Opens and subscribes agent sockets until there are `k`.
     async fn grow_to(&mut self, k: usize) {
         while self.subscribers < k {
-            let mut ws = open_socket(self.addr, &self.origin, &self.agent_cookie).await;
+            let mut ws = self.agent.open_live(SETUP_LIMIT).await.expect("agent socket").ws;
             let subscribe = ClientFrame::Subscribe {
                 conversation_id: self.conversation,
                 after: Seq(i64::MAX / 2),
             };
-            ws.send(Message::Text(subscribe.to_json().into()))
-                .await
-                .expect("subscribe");
-            read_until(&mut ws, "\"type\":\"subscribed\"").await;
+            write_frame(&mut ws, &subscribe).await.expect("subscribe");
+            wait_for(&mut ws, SETUP_LIMIT, "subscribed", |frame| {
+                matches!(frame, ServerFrame::Subscribed { .. })
+            })
+            .await
+            .expect("subscribed");
             let tx = self.delivered_tx.clone();
             tokio::spawn(async move {
                 while let Some(Ok(frame)) = ws.next().await {
+                    // Recognised by its first bytes, not decoded: the
+                    // clients share the two cores with the server, and K
+                    // decodes per message would weigh on what is measured.
                     if let Message::Text(text) = frame {
                         if text.as_str().starts_with("{\"type\":\"message\"") && tx.send(()).is_err() {
                             break;
@@ -210,10 +126,7 @@ impl Harness {
             note: false,
         };
         let started = Instant::now();
-        self.sender
-            .send(Message::Text(frame.to_json().into()))
-            .await
-            .expect("send");
+        write_frame(&mut self.sender, &frame).await.expect("send");
         for _ in 0..self.subscribers {
             tokio::time::timeout(Duration::from_secs(10), self.delivered.recv())
                 .await

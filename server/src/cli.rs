@@ -25,7 +25,8 @@ pub enum Command {
     Migrate,
     /// Create an account; the password is read from standard input.
     CreateUser(CreateUserArgs),
-    /// Create demo customer, agent and admin accounts and print their credentials.
+    /// Create demo customer, agent and admin accounts and print their credentials
+    /// (for a demo only: `serve` then needs `--demo`).
     SeedDemo,
 }
 
@@ -62,9 +63,16 @@ pub struct ServeArgs {
 
     /// The public URL people use, e.g. https://support.example.com. It sets the
     /// allowed Origin for the WebSocket and form posts, and Secure cookies when
-    /// https. Unset: same-origin (the request's Host) and cookies without Secure.
+    /// https. Required by release builds unless --local-only is given; debug
+    /// builds without it trust the request's Host (and say so at start).
     #[arg(long, env = "PARLEY_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+
+    /// Serve this machine only, without a public URL: the allowed Origin is the
+    /// request's own Host, which must then be a loopback name (localhost,
+    /// 127.0.0.1, [::1]), and the listen address must be a loopback address.
+    #[arg(long, env = "PARLEY_LOCAL_ONLY", default_value_t = false, global = true)]
+    pub local_only: bool,
 
     /// Folder with the built site (pkg/, favicon): cargo-leptos's site-root.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
@@ -113,6 +121,65 @@ pub struct ServeArgs {
     /// names the client for the sign-in limits. Unset: the header is ignored.
     #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Live sockets one user may have open at once (tabs, devices); more are
+    /// refused with 429.
+    #[arg(
+        long,
+        env = "PARLEY_MAX_SOCKETS_PER_USER",
+        default_value_t = 50,
+        global = true
+    )]
+    pub max_sockets_per_user: usize,
+
+    /// Live sockets this server holds at once; more are refused with 503.
+    #[arg(long, env = "PARLEY_MAX_SOCKETS", default_value_t = 10_000, global = true)]
+    pub max_sockets: usize,
+
+    /// Frames per second a socket may send on average; beyond it (and the burst)
+    /// the server reads that socket's next frame only when the rate allows.
+    #[arg(
+        long,
+        env = "PARLEY_SOCKET_FRAMES_PER_SEC",
+        default_value_t = 20,
+        global = true
+    )]
+    pub socket_frames_per_sec: u32,
+
+    /// Frames a socket may send at once before the per-second rate applies.
+    #[arg(long, env = "PARLEY_SOCKET_FRAME_BURST", default_value_t = 100, global = true)]
+    pub socket_frame_burst: u32,
+
+    /// Seconds one write to a socket may take before the socket is dropped
+    /// (a client that never reads cannot hold its task).
+    #[arg(
+        long,
+        env = "PARLEY_SOCKET_WRITE_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub socket_write_timeout_secs: u64,
+
+    /// Seconds a client has to send a request's headers (slowloris); an idle
+    /// keep-alive connection is closed after the same time.
+    #[arg(
+        long,
+        env = "PARLEY_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_read_timeout_secs: u64,
+
+    /// HTTP connections served at once; further ones wait in the kernel's
+    /// accept queue until one closes. Upgraded sockets do not count (see
+    /// PARLEY_MAX_SOCKETS).
+    #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 1_000, global = true)]
+    pub max_connections: usize,
+
+    /// This is a demo: serve even though the demo accounts (`parley seed-demo`),
+    /// whose passwords are published, exist. Without it, `serve` refuses to start
+    /// while any of them does.
+    #[arg(long, env = "PARLEY_DEMO", default_value_t = false, global = true)]
+    pub demo: bool,
 }
 
 impl Default for ServeArgs {
@@ -120,6 +187,7 @@ impl Default for ServeArgs {
         ServeArgs {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             public_url: None,
+            local_only: false,
             site_root: PathBuf::from("target/site"),
             presence_grace_secs: 30,
             heartbeat_secs: 20,
@@ -128,6 +196,14 @@ impl Default for ServeArgs {
             sign_ins_per_address_per_minute: 30,
             registrations_per_address_per_hour: 20,
             trusted_proxies: Vec::new(),
+            max_sockets_per_user: 50,
+            max_sockets: 10_000,
+            socket_frames_per_sec: 20,
+            socket_frame_burst: 100,
+            socket_write_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            max_connections: 1_000,
+            demo: false,
         }
     }
 }

@@ -7,9 +7,11 @@
 //!
 //! # Layout
 //! - [`cli`] and [`config`]: flags, environment, validated settings.
-//! - [`http`]: router, cross-site refusal, health.
+//! - [`http`]: router, cross-site refusal, security headers, health, and
+//!   the accept loop with its limits (`http::serve`).
 //! - [`live`]: the WebSocket hub.
-//! - [`seed`]: demo accounts.
+//! - [`seed`]: demo accounts, and the check that keeps them out of a real
+//!   instance.
 //! - [`state`]: what handlers share.
 
 // Leptos view types nest deeply; the page types exceed the default limit of 128.
@@ -90,7 +92,13 @@ pub async fn serve(
         config.auth_quotas,
         backend::limits::TrustedProxies::new(config.trusted_proxies.clone()),
     ));
-    let hub = live::Hub::start(backend.clone(), config.heartbeat, config.presence_grace).await;
+    let hub = live::Hub::start(
+        backend.clone(),
+        config.heartbeat,
+        config.presence_grace,
+        config.sockets,
+    )
+    .await;
     let limits = backend.clone();
     let forget_idle_limits = tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -99,6 +107,7 @@ pub async fn serve(
             limits.forget_idle_limits();
         }
     });
+    let http_limits = config.http;
     let state = AppState {
         leptos_options,
         backend,
@@ -115,14 +124,7 @@ pub async fn serve(
         // after the restart) before the HTTP side drains.
         signal_hub.shut_down();
     };
-    // Every request carries its peer address (`ConnectInfo<SocketAddr>`):
-    // the sign-in and registration limits count per client address.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    http::serve::serve(listener, router, http_limits, shutdown).await?;
     // Upgraded sockets are not HTTP connections any more, so the graceful
     // shutdown above does not wait for them. A socket may be committing a
     // message right now; let it finish and announce it before we return.

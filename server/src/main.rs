@@ -6,7 +6,7 @@
 use backend::Db;
 use clap::Parser;
 use server::cli::{Cli, Command, CreateUserArgs, ServeArgs};
-use server::config::Config;
+use server::config::{Config, OriginPolicy};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -77,7 +77,18 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 async fn serve(database_url: &str, args: ServeArgs) -> Result<(), String> {
     let config = Config::from_args(&args).map_err(|e| e.to_string())?;
+    if config.origin == OriginPolicy::SameHost {
+        tracing::warn!(
+            "PARLEY_PUBLIC_URL is not set: the same-origin check trusts each request's Host \
+             header (a debug build only; release builds refuse to start like this). Set \
+             PARLEY_PUBLIC_URL, or --local-only to serve this machine only"
+        );
+    }
     let db = open_db(database_url).await?;
+    if let Err(refusal) = server::seed::check_demo_accounts(&db, args.demo).await {
+        db.close().await;
+        return Err(refusal);
+    }
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;

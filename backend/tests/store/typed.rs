@@ -110,7 +110,7 @@ async fn shared_rows_read_back_what_was_written() {
             (ann.id, Role::Customer)
         ]
     );
-    let promoted = accounts::set_role(db, &ada, ann.id, Role::Agent)
+    let promoted = accounts::set_role(db, &backend::Bus::new(), &ada, ann.id, Role::Agent)
         .await
         .expect("promote");
     assert_eq!((promoted.id, promoted.role), (ann.id, Role::Agent));

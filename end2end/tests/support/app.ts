@@ -42,3 +42,24 @@ export async function logout(page: Page): Promise<void> {
   await page.getByTestId('logout').click();
   await expect(page.getByRole('link', { name: 'Sign in', exact: true })).toBeVisible();
 }
+
+/** Starts a conversation as the signed-in customer; its id. */
+export async function startConversation(page: Page, body: string): Promise<string> {
+  await page.goto('/messages/new');
+  await hydrated(page);
+  const form = page.getByTestId('new-conversation');
+  await form.getByLabel('Message').fill(body);
+  await form.getByRole('button', { name: 'Start conversation' }).click();
+  await expect(page).toHaveURL(/\/messages\/\d+$/);
+  await hydrated(page);
+  return new URL(page.url()).pathname.split('/').pop() ?? '';
+}
+
+/** Sends a message from the open thread's composer and waits until the
+ *  server acknowledged it: the page's live socket is up. */
+export async function sendAndWaitForAck(page: Page, text: string): Promise<void> {
+  const box = page.getByTestId('composer').getByLabel('Message');
+  await box.fill(text);
+  await box.press('Enter');
+  await expect(page.getByTestId('message').filter({ hasText: text }).getByTestId('sent')).toBeVisible();
+}

@@ -41,6 +41,10 @@ export class PrivateServer {
       LEPTOS_SITE_ROOT: join(root, 'target/site'),
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       PARLEY_PRESENCE_GRACE_SECS: '2',
+      // A demo (the demo accounts exist) serving this machine only, like
+      // scripts/e2e-server.sh.
+      PARLEY_DEMO: 'true',
+      PARLEY_LOCAL_ONLY: 'true',
       RUST_LOG: 'warn',
     };
     const seeded = spawnSync(binary, ['seed-demo'], { env });

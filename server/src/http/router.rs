@@ -1,10 +1,10 @@
 //! The whole HTTP surface in one place: pages (Leptos SSR), server functions
 //! under `/api/` (registered by `leptos_routes`), the live socket at `/ws`,
 //! `/healthz`, static files — and the layers every request passes through
-//! (outermost first): request id, access log, compression, error statuses,
-//! sessions, cross-site refusal.
+//! (outermost first): request id, access log, compression, security headers,
+//! error statuses, sessions, cross-site refusal.
 
-use crate::http::{health, origin};
+use crate::http::{headers, health, origin};
 use crate::live;
 use crate::state::AppState;
 use app::error::AppError;
@@ -43,7 +43,7 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
             tower_sessions::cookie::time::Duration::days(14),
         ));
 
-    let allowed_origin = state.config.allowed_origin.clone();
+    let origin_policy = state.config.origin.clone();
 
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -89,10 +89,11 @@ pub fn build(state: AppState, session_store: SqliteStore) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CompressionLayer::new())
+                .layer(axum::middleware::map_response(headers::every_response))
                 .layer(axum::middleware::map_response(with_error_status))
                 .layer(sessions)
                 .layer(axum::middleware::from_fn_with_state(
-                    allowed_origin,
+                    origin_policy,
                     origin::refuse_cross_site,
                 )),
         )
@@ -109,9 +110,11 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// What server functions and SSR find in Leptos context.
+/// What server functions and SSR find in Leptos context; for pages, also
+/// the Content-Security-Policy with this render's nonce.
 fn provide_app_context(state: &AppState) {
     provide_context(state.backend.clone());
+    headers::page_policy(&state.config.origin);
 }
 
 /// Errors raised before a server function body runs (its arguments did not

@@ -12,7 +12,7 @@ use axum::extract::ws::Utf8Bytes;
 use parley::protocol::ServerFrame;
 use parley::{ConversationId, UserId};
 use std::collections::{HashMap, HashSet};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub type SocketId = u64;
 
@@ -33,8 +33,31 @@ pub fn encode(frame: &ServerFrame) -> Outgoing {
 pub(crate) struct SocketEntry {
     pub user: UserId,
     pub staff: bool,
+    /// The session the socket was opened with (`None` if it had no id).
+    pub session: Option<String>,
     tx: mpsc::Sender<Outgoing>,
+    /// Tells the socket's task why the hub dropped it, when it was not for
+    /// lagging (then the closed queue says enough).
+    revoked: Option<oneshot::Sender<Revoked>>,
     subscriptions: HashSet<ConversationId>,
+}
+
+/// Why a socket lost its right to stay open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// Its session ended (sign-out): reconnecting gets 401.
+    SessionEnded,
+    /// Its user's role changed: reconnecting gets the new one.
+    AccessChanged,
+}
+
+/// What the hub keeps of a new socket.
+pub(crate) struct NewSocket {
+    pub user: UserId,
+    pub staff: bool,
+    pub session: Option<String>,
+    pub tx: mpsc::Sender<Outgoing>,
+    pub revoked: oneshot::Sender<Revoked>,
 }
 
 /// The maps the dispatcher reads for every event. Guarded by one RwLock in
@@ -58,17 +81,29 @@ pub enum SubscribeError {
 }
 
 impl Registry {
-    pub fn add(&mut self, id: SocketId, user: UserId, staff: bool, tx: mpsc::Sender<Outgoing>) {
+    pub fn add(&mut self, id: SocketId, socket: NewSocket) {
+        self.users.entry(socket.user).or_default().push(id);
         self.sockets.insert(
             id,
             SocketEntry {
-                user,
-                staff,
-                tx,
+                user: socket.user,
+                staff: socket.staff,
+                session: socket.session,
+                tx: socket.tx,
+                revoked: Some(socket.revoked),
                 subscriptions: HashSet::new(),
             },
         );
-        self.users.entry(user).or_default().push(id);
+    }
+
+    /// Removes a socket and tells its task why (before its queue closes).
+    pub fn revoke(&mut self, id: SocketId, why: Revoked) {
+        if let Some(mut entry) = self.remove(id) {
+            if let Some(revoked) = entry.revoked.take() {
+                // The task may be gone already: nothing to tell then.
+                let _ = revoked.send(why);
+            }
+        }
     }
 
     /// Forgets a socket everywhere; dropping its sender ends its queue.
@@ -171,6 +206,16 @@ fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<SocketId>>, key
 mod tests {
     use super::*;
 
+    fn socket(user: i64, staff: bool, tx: &mpsc::Sender<Outgoing>) -> NewSocket {
+        NewSocket {
+            user: UserId(user),
+            staff,
+            session: None,
+            tx: tx.clone(),
+            revoked: oneshot::channel().0,
+        }
+    }
+
     fn entry_ids<'a>(it: impl Iterator<Item = (SocketId, &'a SocketEntry)>) -> Vec<SocketId> {
         let mut ids: Vec<_> = it.map(|(id, _)| id).collect();
         ids.sort_unstable();
@@ -181,8 +226,8 @@ mod tests {
     fn subscribe_unsubscribe_and_remove_keep_the_maps_clean() {
         let mut registry = Registry::default();
         let (tx, _rx) = mpsc::channel(4);
-        registry.add(1, UserId(10), false, tx.clone());
-        registry.add(2, UserId(20), true, tx);
+        registry.add(1, socket(10, false, &tx));
+        registry.add(2, socket(20, true, &tx));
         let c = ConversationId(5);
         assert_eq!(registry.subscribe(1, c), Ok(()));
         assert_eq!(registry.subscribe(2, c), Ok(()));
@@ -207,7 +252,7 @@ mod tests {
     fn subscriptions_are_bounded() {
         let mut registry = Registry::default();
         let (tx, _rx) = mpsc::channel(4);
-        registry.add(1, UserId(1), true, tx);
+        registry.add(1, socket(1, true, &tx));
         for i in 0..MAX_SUBSCRIPTIONS as i64 {
             assert_eq!(registry.subscribe(1, ConversationId(i)), Ok(()));
         }
@@ -218,12 +263,35 @@ mod tests {
     }
 
     #[test]
+    fn a_revoked_socket_is_told_why_before_its_queue_closes() {
+        let mut registry = Registry::default();
+        let (tx, mut queue) = mpsc::channel(4);
+        let (revoked, mut why) = oneshot::channel();
+        registry.add(
+            1,
+            NewSocket {
+                user: UserId(1),
+                staff: true,
+                session: Some("s".into()),
+                tx,
+                revoked,
+            },
+        );
+        registry.revoke(1, Revoked::AccessChanged);
+        assert_eq!(why.try_recv(), Ok(Revoked::AccessChanged));
+        assert!(queue.try_recv().is_err() && queue.is_closed());
+        assert_eq!(registry.socket_count(), 0);
+    }
+
+    #[test]
     fn a_full_queue_reports_the_socket() {
         let (tx, _rx) = mpsc::channel(1);
         let entry = SocketEntry {
             user: UserId(1),
             staff: false,
+            session: None,
             tx,
+            revoked: None,
             subscriptions: HashSet::new(),
         };
         let frame = encode(&ServerFrame::Pong);

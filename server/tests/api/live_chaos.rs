@@ -264,6 +264,9 @@ async fn catch_up(
 async fn acknowledged_messages_arrive_exactly_once_in_order_through_drops_and_a_restart() {
     let mut app = spawn_app_with(ServeArgs {
         messages_per_minute: 100_000,
+        // Bursts of resends after every reconnect: this test is about order, not rates.
+        socket_frames_per_sec: 100_000,
+        socket_frame_burst: 100_000,
         ..ServeArgs::default()
     })
     .await;

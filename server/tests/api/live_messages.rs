@@ -642,6 +642,9 @@ async fn a_server_restart_closes_sockets_with_1012_and_nothing_is_lost() {
 async fn a_socket_that_stops_reading_is_dropped_not_buffered_forever() {
     let app = spawn_app_with(ServeArgs {
         messages_per_minute: 100_000,
+        // 2,500 sends from one socket, as fast as they are acknowledged.
+        socket_frames_per_sec: 100_000,
+        socket_frame_burst: 100_000,
         ..ServeArgs::default()
     })
     .await;

@@ -4,11 +4,19 @@
 
 mod accounts;
 mod conversations;
+mod crash;
+mod demo;
 mod helpers;
 mod hidden_text;
+mod limits;
 mod live_chaos;
 mod live_messages;
 mod live_socket;
 mod notes_unseen;
+mod origin_policy;
 mod pages;
+mod process;
+mod revocation;
+mod security_headers;
 mod sign_in_limits;
+mod socket_logs;

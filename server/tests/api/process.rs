@@ -1,0 +1,67 @@
+//! The real `parley` binary as a child process, for tests that need what
+//! an in-process server cannot show: a crash (SIGKILL), the exit status and
+//! message of a refused start, flags and environment variables.
+
+use reqwest::StatusCode;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// `parley <args>` with only the environment set here: the database, the
+/// address, an empty site folder and quiet logs. Its output (logs go to
+/// stdout, a refusal to stderr) goes to `server.log` in `dir`.
+pub fn parley_command(dir: &Path, db_url: &str, addr: SocketAddr, args: &[&str]) -> Command {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .expect("server log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parley"));
+    command
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", db_url)
+        .env("LEPTOS_SITE_ADDR", addr.to_string())
+        .env("LEPTOS_SITE_ROOT", dir.join("site"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("server log"))
+        .stderr(log)
+        .kill_on_drop(true);
+    command
+}
+
+/// What the child wrote to stderr so far.
+pub fn server_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+/// Spawns `command` and waits until it answers `/healthz` at `addr`.
+pub async fn start_serving(mut command: Command, dir: &Path, addr: SocketAddr) -> Child {
+    let mut child = command.spawn().expect("start parley");
+    let health = format!("http://{addr}/healthz");
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().expect("child status") {
+            panic!(
+                "parley exited with {status} before it was ready:\n{}",
+                server_log(dir)
+            );
+        }
+        if let Ok(response) = http.get(&health).send().await {
+            if response.status() == StatusCode::OK {
+                return child;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("parley did not answer /healthz within 30 s");
+}
+
+/// A free port on 127.0.0.1 (bound and let go: the server binds it next).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}

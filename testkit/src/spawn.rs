@@ -1,0 +1,167 @@
+//! The real server in this process, one per test: [`spawn_app`] binds
+//! `127.0.0.1:0` (so tests run in parallel), opens a fresh SQLite file in a
+//! temporary folder and serves with `server::serve`, as `parley serve` does.
+//! [`TestApp`] stops it, restarts it on the same port with the same
+//! database (live sockets are told 1012, clients reconnect to the same URL),
+//! and shuts it down when dropped.
+//!
+//! Everything here panics on failure: it is only for tests and benches.
+
+use crate::Client;
+use backend::Db;
+use parley::model::CurrentUser;
+use parley::Role;
+use reqwest::StatusCode;
+use server::cli::ServeArgs;
+use server::config::Config;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The password of every account [`TestApp::create_user`] makes.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running Parley and what it owns.
+pub struct TestApp {
+    /// Where it listens; the port stays the same across [`TestApp::restart`].
+    pub addr: SocketAddr,
+    /// The same database the server uses, for direct setup and checks.
+    pub db: Db,
+    args: ServeArgs,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    /// Holds the SQLite file and the (empty) site root; removed on drop.
+    dir: TempDir,
+}
+
+/// Starts Parley on 127.0.0.1:0 with a fresh SQLite file and default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ServeArgs::default()).await
+}
+
+/// Starts Parley on 127.0.0.1:0 with a fresh SQLite file and these settings
+/// (`addr` and `site_root` are replaced).
+pub async fn spawn_app_with(args: ServeArgs) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
+    let db = Db::connect(&db_url).await.expect("open database");
+    db.migrate().await.expect("migrate");
+    let mut app = TestApp {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        db,
+        args,
+        shutdown: None,
+        task: None,
+        dir,
+    };
+    app.start(None).await;
+    app
+}
+
+impl TestApp {
+    async fn start(&mut self, port: Option<u16>) {
+        let mut args = self.args.clone();
+        args.addr = SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0)));
+        args.site_root = self.dir.path().join("site");
+        let config = Config::from_args(&args).expect("config");
+        // The old listener may take a moment to let go of the port.
+        let mut listener = None;
+        for _ in 0..50 {
+            match tokio::net::TcpListener::bind(args.addr).await {
+                Ok(l) => {
+                    listener = Some(l);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let listener = listener.expect("bind");
+        self.addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let db = self.db.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            server::serve(listener, config, db, shutdown)
+                .await
+                .expect("server runs");
+        });
+        self.shutdown = Some(tx);
+        self.task = Some(task);
+    }
+
+    /// Stops the server (live sockets are told 1012) and starts it again on
+    /// the same port with the same database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let port = self.addr.port();
+        self.start(Some(port)).await;
+    }
+
+    /// Stops the server gracefully, waiting up to 10 s before aborting it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A browser-like client with its own, empty cookie jar.
+    pub fn client(&self) -> Client {
+        Client::new(&self.origin()).expect("http client")
+    }
+
+    /// Creates an account directly in the database (for staff roles, which
+    /// public registration never gives), with [`PASSWORD`].
+    pub async fn create_user(&self, email: &str, role: Role) -> CurrentUser {
+        use parley::validate::{DisplayName, Email, Password};
+        let name = email.split('@').next().unwrap_or("someone");
+        backend::accounts::create_user(
+            &self.db,
+            &Email::parse(email).expect("email"),
+            &DisplayName::parse(name).expect("name"),
+            role,
+            &Password::parse(PASSWORD).expect("password"),
+        )
+        .await
+        .expect("create user")
+    }
+
+    /// A client signed in as a new user with this role.
+    pub async fn signed_in(&self, email: &str, role: Role) -> (Client, CurrentUser) {
+        let user = self.create_user(email, role).await;
+        let client = self.client();
+        let (status, body) = client
+            .call("login", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
+        (client, user)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

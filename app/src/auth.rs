@@ -267,9 +267,9 @@ pub fn RegisterPage() -> impl IntoView {
                 <FieldError error=error field="email"/>
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="new-password"/>
-                    <span class="hint">"At least 8 characters; not a common password, your name or your email."</span>
+                    <input type="password" name="password" autocomplete="new-password" aria-describedby="password-hint"/>
                 </label>
+                <p class="hint" id="password-hint">"At least 8 characters; not a common password, your name or your email."</p>
                 <FieldError error=error field="password"/>
                 <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
             </ActionForm>

@@ -39,6 +39,8 @@ pub struct UserListItem {
     pub email: String,
     pub role: Role,
     pub created_at: Timestamp,
+    /// Set when an admin deactivated the account: it cannot sign in.
+    pub deactivated_at: Option<Timestamp>,
 }
 
 /// What a message is. Notes are staff-only; system messages record status

@@ -1,4 +1,5 @@
-//! Admin pages: the people who use Parley and their roles.
+//! Admin pages: the people who use Parley, their roles, and deactivating
+//! an account that should no longer get in.
 
 use crate::auth::{Gate, GatedPage};
 use crate::error::AppError;
@@ -23,19 +24,49 @@ pub async fn set_user_role(user_id: UserId, role: Role) -> Result<UserListItem, 
     respond(backend::accounts::set_role(&svc.db, &svc.bus, &admin, user_id, role).await)
 }
 
+/// Deactivates an account (`active = false`) or brings it back (admins
+/// only; not their own). Deactivating closes its sessions and sockets.
+#[server(endpoint = "admin/set_active")]
+pub async fn set_user_active(user_id: UserId, active: bool) -> Result<UserListItem, AppError> {
+    use crate::ssr::{backend, require_admin, respond};
+    let admin = require_admin().await?;
+    let svc = backend()?;
+    respond(backend::accounts::set_active(&svc.db, &svc.bus, &admin, user_id, active).await)
+}
+
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let set_role = ServerAction::<SetUserRole>::new();
-    let users = Resource::new(move || set_role.version().get(), |_| list_users());
-    let result = move || set_role.value().get();
+    let set_active = ServerAction::<SetUserActive>::new();
+    let users = Resource::new(
+        move || (set_role.version().get(), set_active.version().get()),
+        |_| list_users(),
+    );
+    let role_result = move || set_role.value().get();
+    let active_result = move || set_active.value().get();
     view! {
         <GatedPage gate=Gate::Admin data={move || users} page={move |me, users: Vec<UserListItem>| view! {
             <section class="page">
                 <h1>"Users"</h1>
-                <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
-                {move || match result() {
+                <p class="muted">
+                    "Promote customers to agents, or agents to admins. Deactivate an account that should no longer get in: it is signed out everywhere at once, and its messages stay. You cannot change your own account here."
+                </p>
+                {move || match role_result() {
                     Some(Ok(user)) => Some(view! {
                         <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
+                    }.into_any()),
+                    Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
+                    None => None,
+                }}
+                {move || match active_result() {
+                    Some(Ok(user)) => Some(view! {
+                        <p class="notice ok" role="status">
+                            {if user.deactivated_at.is_some() {
+                                format!("{} is deactivated and signed out everywhere.", user.name)
+                            } else {
+                                format!("{} can sign in again.", user.name)
+                            }}
+                        </p>
                     }.into_any()),
                     Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
                     None => None,
@@ -45,7 +76,10 @@ pub fn UsersPage() -> impl IntoView {
                         <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
                     </thead>
                     <tbody>
-                        {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
+                        {users
+                            .into_iter()
+                            .map(|u| view! { <UserRow user=u me=me.id set_role=set_role set_active=set_active/> })
+                            .collect_view()}
                     </tbody>
                 </table>
             </section>
@@ -54,14 +88,28 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn UserRow(user: UserListItem, me: UserId, set_role: ServerAction<SetUserRole>) -> impl IntoView {
+fn UserRow(
+    user: UserListItem,
+    me: UserId,
+    set_role: ServerAction<SetUserRole>,
+    set_active: ServerAction<SetUserActive>,
+) -> impl IntoView {
     let is_me = user.id == me;
+    let deactivated = user.deactivated_at.is_some();
+    let (active_label, active_value) = if deactivated {
+        (format!("Reactivate {}", user.name), "true")
+    } else {
+        (format!("Deactivate {}", user.name), "false")
+    };
     let email = user.email.clone();
     view! {
-        <tr data-email=email.clone()>
+        <tr data-email=email.clone() class:deactivated=deactivated>
             <td>{user.name.clone()}</td>
             <td>{email.clone()}</td>
-            <td><span class=format!("role-tag role-{}", user.role.as_str())>{user.role.label()}</span></td>
+            <td>
+                <span class=format!("role-tag role-{}", user.role.as_str())>{user.role.label()}</span>
+                {deactivated.then(|| view! { " " <span class="role-tag deactivated">"Deactivated"</span> })}
+            </td>
             <td>{user.created_at.month_year()}</td>
             <td>
                 {(!is_me).then(|| view! {
@@ -73,6 +121,13 @@ fn UserRow(user: UserListItem, me: UserId, set_role: ServerAction<SetUserRole>) 
                             }).collect_view()}
                         </select>
                         <button type="submit" class="small">"Change role"</button>
+                    </ActionForm>
+                    <ActionForm action=set_active attr:class="inline">
+                        <input type="hidden" name="user_id" value=user.id.0/>
+                        <input type="hidden" name="active" value=active_value/>
+                        <button type="submit" class="small secondary" aria-label=active_label.clone()>
+                            {if deactivated { "Reactivate" } else { "Deactivate" }}
+                        </button>
                     </ActionForm>
                 })}
             </td>

@@ -6,6 +6,10 @@
 //! address, and registering per address ([`crate::limits::AuthLimiter`]),
 //! before any hashing. Registration does not say whether an email already
 //! has an account (see [`register`] for what that can and cannot hide).
+//!
+//! An admin can deactivate an account ([`set_active`]): the row stays (its
+//! messages, assignments and audit rows still name it), but it cannot sign
+//! in, its sessions stop counting at once, and its open sockets are closed.
 
 use crate::constraints::{OnConstraint, Unique};
 use crate::error::ServiceResult;
@@ -20,14 +24,18 @@ use tower_sessions::Session;
 /// The session key under which the signed-in user's id is kept.
 const SESSION_USER_KEY: &str = "user_id";
 
-/// The columns [`CurrentUser`] and [`UserListItem`] are read from.
+/// The columns [`CurrentUser`] is read from.
 const USER_COLUMNS: &str = "id, email, name, role, created_at";
+
+/// The columns [`UserListItem`] is read from.
+const LIST_COLUMNS: &str = "id, email, name, role, created_at, deactivated_at";
 
 /// What sign-in needs to check a password.
 #[derive(sqlx::FromRow)]
 struct Credentials {
     id: UserId,
     password_hash: String,
+    deactivated_at: Option<parley::Timestamp>,
 }
 
 /// Creates an account: the one way every account is made (registration,
@@ -126,10 +134,11 @@ pub async fn authenticate(
     }
     backend.auth_limits.sign_in(&email, from)?;
     let db = &backend.db;
-    let found: Option<Credentials> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(&db.read)
-        .await?;
+    let found: Option<Credentials> =
+        sqlx::query_as("SELECT id, password_hash, deactivated_at FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&db.read)
+            .await?;
     let Some(found) = found else {
         let decoy = backend.hasher.decoy_hash().await?;
         backend.hasher.verify(password, decoy).await?;
@@ -138,22 +147,29 @@ pub async fn authenticate(
     if !backend.hasher.verify(password, &found.password_hash).await? {
         return Err(wrong());
     }
+    // Said only to someone who knows the password: they are not guessing.
+    if found.deactivated_at.is_some() {
+        return Err(ServiceError::Forbidden(
+            "This account has been deactivated. Ask an admin to reactivate it.",
+        ));
+    }
     get_user(db, found.id).await?.ok_or_else(wrong)
 }
 
+/// The account, if it exists and is not deactivated.
 pub async fn get_user(db: &Db, id: UserId) -> ServiceResult<Option<CurrentUser>> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&db.read)
-            .await?,
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deactivated_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(&db.read)
+    .await?)
 }
 
 /// Every account, newest first (admin only: the caller checks).
 pub async fn list_users(db: &Db) -> ServiceResult<Vec<UserListItem>> {
     Ok(
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id DESC"))
+        sqlx::query_as(&format!("SELECT {LIST_COLUMNS} FROM users ORDER BY id DESC"))
             .fetch_all(&db.read)
             .await?,
     )
@@ -177,7 +193,7 @@ pub async fn set_role(
         ));
     }
     let changed: Option<UserListItem> = sqlx::query_as(&format!(
-        "UPDATE users SET role = $1 WHERE id = $2 RETURNING {USER_COLUMNS}"
+        "UPDATE users SET role = $1 WHERE id = $2 RETURNING {LIST_COLUMNS}"
     ))
     .bind(role)
     .bind(target)
@@ -187,6 +203,44 @@ pub async fn set_role(
     tracing::info!(actor = %actor.id, target = %target, role = %role, "role changed");
     // Their open sockets carry the old role: the live hubs close them.
     bus.publish(Event::AccessChanged { user_id: target });
+    Ok(changed)
+}
+
+/// An admin deactivates an account (`active: false`) or brings it back.
+/// Deactivating ends everything the account holds at once: its sessions stop
+/// counting on their next request ([`get_user`] skips it), its open sockets
+/// are closed by the live hubs, and it leaves the staff and presence lists.
+/// Admins cannot deactivate themselves, so someone can always undo it.
+pub async fn set_active(
+    db: &Db,
+    bus: &Bus,
+    actor: &CurrentUser,
+    target: UserId,
+    active: bool,
+) -> ServiceResult<UserListItem> {
+    if !actor.role.is_admin() {
+        return Err(ServiceError::Forbidden("Only admins can deactivate accounts."));
+    }
+    if actor.id == target {
+        return Err(ServiceError::Conflict(
+            "You cannot deactivate your own account; ask another admin.".to_owned(),
+        ));
+    }
+    // Deactivating twice keeps the first time.
+    let changed: Option<UserListItem> = sqlx::query_as(&format!(
+        "UPDATE users SET deactivated_at = CASE WHEN $1 THEN NULL ELSE COALESCE(deactivated_at, $2) END \
+         WHERE id = $3 RETURNING {LIST_COLUMNS}"
+    ))
+    .bind(active)
+    .bind(clock::now())
+    .bind(target)
+    .fetch_optional(&db.write)
+    .await?;
+    let changed = changed.ok_or(ServiceError::NotFound("User"))?;
+    tracing::info!(actor = %actor.id, target = %target, active, "account activity changed");
+    if !active {
+        bus.publish(Event::AccessChanged { user_id: target });
+    }
     Ok(changed)
 }
 

@@ -29,7 +29,7 @@ pub async fn staff_availability(db: &Db) -> ServiceResult<Vec<StaffAvailability>
     let rows: Vec<AvailabilityRow> = sqlx::query_as(
         "SELECT u.id, u.name, u.role, a.availability FROM users u \
          LEFT JOIN staff_availability a ON a.user_id = u.id \
-         WHERE u.role IN ('agent', 'admin') ORDER BY u.name, u.id",
+         WHERE u.role IN ('agent', 'admin') AND u.deactivated_at IS NULL ORDER BY u.name, u.id",
     )
     .fetch_all(&db.read)
     .await?;

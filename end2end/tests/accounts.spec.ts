@@ -1,5 +1,5 @@
 // Accounts and roles, in a real browser: register, sign in and out, bad
-// input, role gates, and an admin promoting a customer to agent.
+// input, role gates, and an admin promoting a customer to agent, then deactivating them.
 import { expect, test } from '@playwright/test';
 import { ADMIN, PASSWORD, hydrated, login, logout, register, uniqueEmail } from './support/app';
 
@@ -71,7 +71,7 @@ test('a customer is refused the staff pages', async ({ page }) => {
   await expect(page.getByTestId('forbidden')).toContainText('for admins');
 });
 
-test('an admin promotes a customer to agent, who then sees the staff pages', async ({ browser }) => {
+test('an admin promotes a customer to agent, who then sees the staff pages, and deactivates them', async ({ browser }) => {
   const email = uniqueEmail('promo');
   const customerContext = await browser.newContext();
   const customer = await customerContext.newPage();
@@ -94,6 +94,22 @@ test('an admin promotes a customer to agent, who then sees the staff pages', asy
   await customer.goto('/inbox');
   await expect(customer.getByTestId('inbox')).toBeVisible();
   await expect(customer.getByTestId('nav')).toContainText('Inbox');
+
+  // Deactivated, the new agent's open tab is signed out at once, and signing
+  // in again is refused with a reason.
+  await hydrated(customer);
+  await admin.getByRole('button', { name: 'Deactivate Pat Promoted' }).click();
+  await expect(admin.getByRole('status')).toContainText('Pat Promoted is deactivated');
+  await expect(admin.locator(`tr[data-email="${email}"]`)).toContainText('Deactivated');
+  await expect(customer.getByTestId('whoami')).toHaveCount(0);
+  await expect(customer.getByRole('banner').getByRole('link', { name: 'Sign in', exact: true })).toBeVisible();
+  await customer.goto('/login');
+  await hydrated(customer);
+  const form = customer.getByTestId('login-form');
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(PASSWORD);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await expect(form).toContainText('This account has been deactivated');
   await customerContext.close();
   await adminContext.close();
 });

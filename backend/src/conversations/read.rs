@@ -226,7 +226,7 @@ pub async fn customer_profile(
     require_staff(staff)?;
     let state = read_state(db, conversation).await?;
     let customer: UserListItem =
-        sqlx::query_as("SELECT id, name, email, role, created_at FROM users WHERE id = $1")
+        sqlx::query_as("SELECT id, name, email, role, created_at, deactivated_at FROM users WHERE id = $1")
             .bind(state.customer_id)
             .fetch_one(&db.read)
             .await?;
@@ -312,12 +312,13 @@ pub async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
     Ok(count)
 }
 
-/// Everyone who can be assigned a conversation.
+/// Everyone who can be assigned a conversation (not deactivated accounts).
 pub async fn staff_members(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<PersonRef>> {
     require_staff(viewer)?;
-    Ok(
-        sqlx::query_as("SELECT id, name, role FROM users WHERE role IN ('agent', 'admin') ORDER BY name, id")
-            .fetch_all(&db.read)
-            .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, name, role FROM users \
+             WHERE role IN ('agent', 'admin') AND deactivated_at IS NULL ORDER BY name, id",
     )
+    .fetch_all(&db.read)
+    .await?)
 }

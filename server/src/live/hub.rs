@@ -330,7 +330,19 @@ impl Hub {
                     self.broadcast_presence(&snapshot);
                 }
             }
-            Event::AccessChanged { user_id } => self.revoke(*user_id, None, Revoked::AccessChanged),
+            Event::AccessChanged { user_id } => {
+                self.revoke(*user_id, None, Revoked::AccessChanged);
+                // A demoted or deactivated member must not keep "Support
+                // is online" lit for the grace period.
+                let changed = {
+                    let mut book = self.presence_book();
+                    book.forget(*user_id);
+                    book.changed()
+                };
+                if let Some(snapshot) = changed {
+                    self.broadcast_presence(&snapshot);
+                }
+            }
             Event::SessionEnded { user_id, session_id } => {
                 self.revoke(*user_id, Some(session_id), Revoked::SessionEnded)
             }

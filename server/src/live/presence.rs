@@ -65,6 +65,13 @@ impl PresenceBook {
         state.connected = true;
     }
 
+    /// Someone's access changed (a new role, or deactivated): they leave the
+    /// team at once, without a grace period. If they are still staff, their
+    /// next socket brings them back with their stored availability.
+    pub fn forget(&mut self, user: UserId) {
+        self.staff.remove(&user);
+    }
+
     /// A staff socket closed. Returns the generation to pass to
     /// [`PresenceBook::grace_expired`] when the grace period is over, if
     /// that was their last socket.
@@ -175,6 +182,17 @@ mod tests {
         let generation = book.disconnected(ann().id).expect("last socket");
         book.grace_expired(ann().id, generation);
         assert!(!book.snapshot().support_online);
+    }
+
+    #[test]
+    fn a_forgotten_member_is_gone_at_once_and_their_late_disconnect_is_harmless() {
+        let mut book = PresenceBook::default();
+        book.connected(ann(), Availability::Online);
+        assert!(book.snapshot().support_online);
+        book.forget(ann().id);
+        assert!(!book.snapshot().support_online);
+        assert!(book.snapshot().staff.is_empty());
+        assert_eq!(book.disconnected(ann().id), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod accounts;
 mod conversations;
 mod crash;
+mod deactivation;
 mod demo;
 mod helpers;
 mod hidden_text;

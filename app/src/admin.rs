@@ -42,8 +42,25 @@ pub fn UsersPage() -> impl IntoView {
         move || (set_role.version().get(), set_active.version().get()),
         |_| list_users(),
     );
-    let role_result = move || set_role.value().get();
-    let active_result = move || set_active.value().get();
+    // One notice: what the latest of the two actions did (before hydration,
+    // whichever one the page was posted to).
+    let notice = RwSignal::new(
+        set_active
+            .value()
+            .get_untracked()
+            .map(activity_notice)
+            .or_else(|| set_role.value().get_untracked().map(role_notice)),
+    );
+    Effect::new(move |_| {
+        if let Some(result) = set_role.value().get() {
+            notice.set(Some(role_notice(result)));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = set_active.value().get() {
+            notice.set(Some(activity_notice(result)));
+        }
+    });
     view! {
         <GatedPage gate=Gate::Admin data={move || users} page={move |me, users: Vec<UserListItem>| view! {
             <section class="page">
@@ -51,24 +68,9 @@ pub fn UsersPage() -> impl IntoView {
                 <p class="muted">
                     "Promote customers to agents, or agents to admins. Deactivate an account that should no longer get in: it is signed out everywhere at once, and its messages stay. You cannot change your own account here."
                 </p>
-                {move || match role_result() {
-                    Some(Ok(user)) => Some(view! {
-                        <p class="notice ok" role="status">{format!("{} is now {}.", user.name, user.role.label())}</p>
-                    }.into_any()),
-                    Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
-                    None => None,
-                }}
-                {move || match active_result() {
-                    Some(Ok(user)) => Some(view! {
-                        <p class="notice ok" role="status">
-                            {if user.deactivated_at.is_some() {
-                                format!("{} is deactivated and signed out everywhere.", user.name)
-                            } else {
-                                format!("{} can sign in again.", user.name)
-                            }}
-                        </p>
-                    }.into_any()),
-                    Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
+                {move || match notice.get() {
+                    Some(Ok(text)) => Some(view! { <p class="notice ok" role="status">{text}</p> }.into_any()),
+                    Some(Err(text)) => Some(view! { <p class="notice error" role="alert">{text}</p> }.into_any()),
                     None => None,
                 }}
                 <table class="table" data-testid="users">
@@ -85,6 +87,23 @@ pub fn UsersPage() -> impl IntoView {
             </section>
         }}/>
     }
+}
+
+/// What a role change did, for the notice.
+fn role_notice(result: Result<UserListItem, AppError>) -> Result<String, String> {
+    result
+        .map(|user| format!("{} is now {}.", user.name, user.role.label()))
+        .map_err(|e| e.message)
+}
+
+/// What deactivating or reactivating did, for the notice.
+fn activity_notice(result: Result<UserListItem, AppError>) -> Result<String, String> {
+    result
+        .map(|user| match user.deactivated_at {
+            Some(_) => format!("{} is deactivated and signed out everywhere.", user.name),
+            None => format!("{} can sign in again.", user.name),
+        })
+        .map_err(|e| e.message)
 }
 
 #[component]

@@ -645,6 +645,11 @@ async fn a_socket_that_stops_reading_is_dropped_not_buffered_forever() {
         // 2,500 sends from one socket, as fast as they are acknowledged.
         socket_frames_per_sec: 100_000,
         socket_frame_burst: 100_000,
+        // This test is about the queue: a slow machine can take longer than
+        // the default 10 s write timeout to send 2,500 messages, and that
+        // other limit would then drop the socket first, without a close
+        // frame (tested in limits.rs).
+        socket_write_timeout_secs: 600,
         ..ServeArgs::default()
     })
     .await;

@@ -17,19 +17,20 @@ async function write(page: Page, text: string): Promise<void> {
 }
 
 test('without a socket the thread sends and receives over HTTP, then goes live again', async ({ browser }) => {
+  // It waits for the client's own schedule: three refused attempts, a poll,
+  // and the background retry's backoff (up to 15 s) once the socket works.
+  test.slow();
   // The customer's context never gets a socket until the end.
   const context = await browser.newContext();
   const socket = await socketSwitch(context, false);
   const customer = await context.newPage();
-  await register(customer, 'Paula Proxy', uniqueEmail('paula'));
+  const agent = await (await browser.newContext()).newPage();
+  await Promise.all([register(customer, 'Paula Proxy', uniqueEmail('paula')), login(agent, AGENT.email, AGENT.password)]);
   const id = await startConversation(customer, 'Behind a strict proxy');
-
+  await agent.goto(`/inbox/${id}`);
   await expect(customer.getByTestId('polling')).toBeVisible({ timeout: 20_000 });
   await expect(customer.getByTestId('reconnecting')).toHaveCount(0);
 
-  const agent = await (await browser.newContext()).newPage();
-  await login(agent, AGENT.email, AGENT.password);
-  await agent.goto(`/inbox/${id}`);
   await hydrated(agent);
 
   // Sent with the server function, stored once.

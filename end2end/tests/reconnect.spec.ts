@@ -31,24 +31,24 @@ test('after a reconnect the lists, the badge and the open thread show what chang
   const customerContext = await browser.newContext();
   const customerSocket = await socketSwitch(customerContext);
   const thread = await customerContext.newPage();
-  await register(thread, 'Olga Offline', uniqueEmail('olga'));
-  const id = await startConversation(thread, 'Will my page keep up?');
-  await expect(bubble(thread, 'Will my page keep up?').getByTestId('sent')).toBeVisible();
-  const list = await customerContext.newPage();
-  await list.goto('/messages');
-  await hydrated(list);
-
   const staffContext = await browser.newContext();
   const staffSocket = await socketSwitch(staffContext);
   const inbox = await staffContext.newPage();
-  await login(inbox, ADMIN.email, ADMIN.password);
-  await inbox.goto('/inbox');
-  await hydrated(inbox);
+  const [agent] = await Promise.all([
+    signedIn(browser, AGENT.email, AGENT.password),
+    login(inbox, ADMIN.email, ADMIN.password),
+    register(thread, 'Olga Offline', uniqueEmail('olga')),
+  ]);
+  const id = await startConversation(thread, 'Will my page keep up?');
+  const list = await customerContext.newPage();
+  await Promise.all([list.goto('/messages'), inbox.goto('/inbox'), agent.goto(`/inbox/${id}`)]);
+  await Promise.all([hydrated(list), hydrated(inbox), hydrated(agent)]);
+  // the agent opened it: "Seen" arrives live, so the customer's socket is up
+  await expect(bubble(thread, 'Will my page keep up?').getByTestId('seen')).toBeVisible();
   await expect(row(inbox, id)).toContainText('Open');
-
-  const agent = await signedIn(browser, AGENT.email, AGENT.password);
-  await agent.goto(`/inbox/${id}`);
-  await hydrated(agent);
+  // Staff badges count conversations waiting for an answer: this one is.
+  const waiting = Number(await inbox.getByTestId('nav-badge').textContent());
+  expect(waiting).toBeGreaterThan(0);
 
   // The customer's tabs and the admin's inbox drop off the network ...
   await goOffline(customerContext, customerSocket);
@@ -72,13 +72,19 @@ test('after a reconnect the lists, the badge and the open thread show what chang
   await expect(row(inbox, id)).toContainText('Resolved');
   await expect(row(inbox, id)).toContainText('Answered while you were away');
   await expect(row(inbox, id)).toContainText('Avery Agent');
+  // answered meanwhile: one fewer waiting
+  if (waiting > 1) await expect(inbox.getByTestId('nav-badge')).toHaveText(String(waiting - 1));
+  else await expect(inbox.getByTestId('nav-badge')).toHaveCount(0);
 });
 
 test('messages written offline survive a reload and arrive once, in order', async ({ browser }) => {
   const context = await browser.newContext();
   const socket = await socketSwitch(context);
   const page = await context.newPage();
-  await register(page, 'Rhea Reload', uniqueEmail('rhea'));
+  const [agent] = await Promise.all([
+    signedIn(browser, AGENT.email, AGENT.password),
+    register(page, 'Rhea Reload', uniqueEmail('rhea')),
+  ]);
   const id = await startConversation(page, 'Before going offline');
   await expect(bubble(page, 'Before going offline').getByTestId('sent')).toBeVisible();
 
@@ -97,7 +103,6 @@ test('messages written offline survive a reload and arrive once, in order', asyn
   await expect(page.getByTestId('pending')).toHaveCount(0, { timeout: 20_000 });
 
   // Stored once each, in the order written: what another reader sees.
-  const agent = await signedIn(browser, AGENT.email, AGENT.password);
   await agent.goto(`/inbox/${id}`);
   await hydrated(agent);
   const texts = await agent.getByTestId('message').locator('.bubble').allTextContents();
@@ -115,14 +120,13 @@ test('messages written offline survive a reload and arrive once, in order', asyn
 test('reading a conversation in one tab clears its unread count in the list of another', async ({ browser }) => {
   const context = await browser.newContext();
   const list = await context.newPage();
-  await register(list, 'Tess Tabs', uniqueEmail('tess'));
+  const [agent] = await Promise.all([
+    signedIn(browser, AGENT.email, AGENT.password),
+    register(list, 'Tess Tabs', uniqueEmail('tess')),
+  ]);
   const id = await startConversation(list, 'Two tabs open');
-  await list.goto('/messages');
-  await hydrated(list);
-
-  const agent = await signedIn(browser, AGENT.email, AGENT.password);
-  await agent.goto(`/inbox/${id}`);
-  await hydrated(agent);
+  await Promise.all([list.goto('/messages'), agent.goto(`/inbox/${id}`)]);
+  await Promise.all([hydrated(list), hydrated(agent)]);
   await sendAndWaitForAck(agent, 'A reply to read elsewhere');
   await expect(row(list, id).getByTestId('unread')).toHaveText('1');
   await expect(list.getByTestId('nav-badge')).toHaveText('1');

@@ -55,8 +55,7 @@ pub const POLL_MS: u32 = 4_000;
 #[derive(Clone, Copy)]
 pub struct Live {
     pub state: RwSignal<LiveState>,
-    /// Bumped on each `hello`: effects that must resubscribe after a
-    /// reconnect track this.
+    /// Bumped on each `hello` (a new socket).
     pub connected_epoch: RwSignal<u64>,
     /// Bumped whenever what pages show may be stale: on every `hello`, every
     /// `resync`, and every poll while polling (see [`Live::on_stale`]).
@@ -93,7 +92,8 @@ impl Live {
     }
 
     /// Calls `refresh` whenever what the calling component shows may have
-    /// gone stale (see [`Live::stale`]), until the component is cleaned up.
+    /// gone stale (after a `hello`, a `resync`, a poll), until the component
+    /// is cleaned up.
     /// Never during server rendering, nor for the state the page was
     /// created in: only for changes after it.
     pub fn on_stale(&self, refresh: impl Fn() + 'static) {

@@ -6,7 +6,8 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use parley::model::{
-    AuditEntry, ConversationPage, CustomerProfile, HistoryPage, Message, PersonRef, ThreadView,
+    AuditEntry, ConversationPage, ConversationSummary, CustomerProfile, HistoryPage, Message, PersonRef,
+    ThreadView,
 };
 use parley::{ConversationId, ConversationStatus, Seq};
 
@@ -95,6 +96,16 @@ pub async fn open_thread(id: ConversationId) -> Result<ThreadView, AppError> {
     use crate::ssr::{backend, require_user, respond};
     let me = require_user().await?;
     respond(backend::conversations::open_thread(&backend()?, &me, id).await)
+}
+
+/// One conversation's list row, with the caller's unread count: what a
+/// page refetches after its socket may have missed changes (a reconnect,
+/// another tab reading it). Customers get only their own.
+#[server(endpoint = "conversations/summary")]
+pub async fn list_row(id: ConversationId) -> Result<ConversationSummary, AppError> {
+    use crate::ssr::{backend, require_user, respond};
+    let me = require_user().await?;
+    respond(backend::conversations::summary_for(&backend()?.db, &me, id).await)
 }
 
 /// Older messages, before `before`.

@@ -75,9 +75,11 @@ pub fn TopBar() -> impl IntoView {
 }
 
 /// Asks for a fresh badge count when something that changes it happens
-/// live, at most once a second however busy the inbox is.
+/// live, at most once a second however busy the inbox is, and whenever it
+/// may have gone stale (a new socket, a resync, a poll).
 fn refresh_badge_on_live_events(badge: Resource<Result<i64, AppError>>) {
     let live = use_live();
+    live.on_stale(move || badge.refetch());
     let scheduled = StoredValue::new(false);
     live.on_frame(move |frame| {
         if matches!(frame, ServerFrame::Conversation { .. } | ServerFrame::Read { .. })

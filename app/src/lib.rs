@@ -135,18 +135,29 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// "Reconnecting…" while the live socket is down after having been up.
+/// "Reconnecting…" while the live socket is down after having been up;
+/// while it cannot connect at all, that messages go out and arrive anyway.
 #[component]
 fn ConnectionBanner() -> impl IntoView {
     let live = live::use_live();
-    move || {
-        matches!(live.state.get(), LiveState::Reconnecting { .. }).then(|| {
+    move || match live.state.get() {
+        LiveState::Reconnecting { .. } => Some(
             view! {
                 <div class="banner" role="status" data-testid="reconnecting">
                     "Reconnecting… messages you write are kept and sent when the connection is back."
                 </div>
             }
-        })
+            .into_any(),
+        ),
+        LiveState::Polling => Some(
+            view! {
+                <div class="banner" role="status" data-testid="polling">
+                    "No live connection: messages are still sent, and new ones are checked every few seconds."
+                </div>
+            }
+            .into_any(),
+        ),
+        _ => None,
     }
 }
 

@@ -5,7 +5,17 @@
 //! Pages listen for [`ServerFrame`]s with [`Live::on_frame`] and send with
 //! [`Live::send`]. Sending while disconnected returns `false` instead of
 //! queueing: whoever needs delivery keeps its own outbox and resends on the
-//! next `hello` (see the thread's composer).
+//! next `hello` (see the thread's outbox).
+//!
+//! What a page shows may have missed events while there was no socket, so
+//! pages that show live data register [`Live::on_stale`] and fetch it again:
+//! after every `hello` (a new socket), every `resync`, and every poll.
+//!
+//! When the socket cannot connect at all ([`FALLBACK_AFTER`] attempts in a
+//! row never reached `hello`: a proxy that refuses upgrades, say), the state
+//! becomes [`LiveState::Polling`]: pages send with server functions, and
+//! `on_stale` fires every [`POLL_MS`] so they fetch what is new. The socket
+//! is still tried in the background, and takes over again once it connects.
 //!
 //! The listener list and the socket exist only in the browser (`socket`);
 //! on the server `inert` stands in: nothing to listen to, nothing sent.
@@ -29,15 +39,27 @@ pub enum LiveState {
     Reconnecting {
         attempt: u32,
     },
+    /// The socket could not connect [`FALLBACK_AFTER`] times in a row:
+    /// server functions and polling stand in while it is tried again.
+    Polling,
 }
+
+/// Failed attempts in a row (none reached `hello`) before pages fall back
+/// to server functions and polling.
+pub const FALLBACK_AFTER: u32 = 3;
+
+/// How often pages poll while the socket cannot connect.
+pub const POLL_MS: u32 = 4_000;
 
 /// The live connection, shared through context (it is `Copy`).
 #[derive(Clone, Copy)]
 pub struct Live {
     pub state: RwSignal<LiveState>,
-    /// Bumped on each `hello`: effects that must resubscribe after a
-    /// reconnect track this.
+    /// Bumped on each `hello` (a new socket).
     pub connected_epoch: RwSignal<u64>,
+    /// Bumped whenever what pages show may be stale: on every `hello`, every
+    /// `resync`, and every poll while polling (see [`Live::on_stale`]).
+    stale: RwSignal<u64>,
     /// Bumped when the server closed the socket because the session it was
     /// opened with ended (4001: signed out, here or in another tab) or the
     /// user's role changed (4003): who is signed in must be fetched again.
@@ -55,6 +77,7 @@ impl Live {
         let live = Live {
             state: RwSignal::new(LiveState::Idle),
             connected_epoch: RwSignal::new(0),
+            stale: RwSignal::new(0),
             access_changed: RwSignal::new(0),
             link: Link::new(),
         };
@@ -66,6 +89,29 @@ impl Live {
     /// (the component that registered it) is cleaned up.
     pub fn on_frame(&self, listener: impl Fn(&ServerFrame) + 'static) {
         self.link.listen(listener);
+    }
+
+    /// Calls `refresh` whenever what the calling component shows may have
+    /// gone stale (after a `hello`, a `resync`, a poll), until the component
+    /// is cleaned up.
+    /// Never during server rendering, nor for the state the page was
+    /// created in: only for changes after it.
+    pub fn on_stale(&self, refresh: impl Fn() + 'static) {
+        let stale = self.stale;
+        let created = stale.get_untracked();
+        Effect::new(move |seen: Option<u64>| {
+            let now = stale.get();
+            if now != seen.unwrap_or(created) {
+                refresh();
+            }
+            now
+        });
+    }
+
+    /// Whether pages should send with server functions and poll (the
+    /// socket cannot connect). Tracked.
+    pub fn polling(&self) -> bool {
+        self.state.get() == LiveState::Polling
     }
 
     /// Sends a frame if the socket is open; `false` means it was not sent.
@@ -107,7 +153,7 @@ mod inert {
 /// connection loop.
 #[cfg(feature = "hydrate")]
 mod socket {
-    use super::{Live, LiveState};
+    use super::{Live, LiveState, FALLBACK_AFTER, POLL_MS};
     use futures::{FutureExt, SinkExt, StreamExt};
     use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
     use leptos::prelude::*;
@@ -123,6 +169,9 @@ mod socket {
         outgoing: Option<futures::channel::mpsc::UnboundedSender<String>>,
         /// Which connection loop is current; older loops stop when it changes.
         generation: u64,
+        /// Which poll loop is current: a socket that connects and fails
+        /// again quickly must not leave two of them running.
+        poll_round: u64,
     }
 
     /// Browser-only state, in a local store: listeners hold `Rc`s, which
@@ -188,6 +237,22 @@ mod socket {
             }
         }
 
+        /// Starts a new poll round; older poll loops stop.
+        fn next_poll_round(self) -> u64 {
+            self.0
+                .try_update_value(|inner| {
+                    inner.poll_round += 1;
+                    inner.poll_round
+                })
+                .unwrap_or_default()
+        }
+
+        fn is_poll_round(self, round: u64) -> bool {
+            self.0
+                .try_with_value(|inner| inner.poll_round == round)
+                .unwrap_or(false)
+        }
+
         fn is_current(self, generation: u64) -> bool {
             self.0
                 .try_with_value(|inner| inner.generation == generation)
@@ -238,26 +303,50 @@ mod socket {
     }
 
     async fn run(live: Live, generation: u64) {
-        let mut attempt: u32 = 0;
+        // Attempts in a row that never reached `hello`.
+        let mut failures: u32 = 0;
         while is_current(live, generation) {
-            live.state.set(if attempt == 0 {
-                LiveState::Connecting
-            } else {
-                LiveState::Reconnecting { attempt }
-            });
+            // Once polling, the banner stays until a socket says hello.
+            if live.state.get_untracked() != LiveState::Polling {
+                live.state.set(if failures == 0 {
+                    LiveState::Connecting
+                } else {
+                    LiveState::Reconnecting { attempt: failures }
+                });
+            }
             if let Some(url) = ws_url() {
                 if let Ok(socket) = WebSocket::open(&url) {
                     if connection(live, generation, socket).await {
-                        attempt = 0;
+                        failures = 0;
                     }
                 }
             }
             if !is_current(live, generation) {
                 return;
             }
-            attempt += 1;
-            live.state.set(LiveState::Reconnecting { attempt });
-            gloo_timers::future::TimeoutFuture::new(backoff_ms(attempt)).await;
+            failures += 1;
+            if failures >= FALLBACK_AFTER {
+                if live.state.get_untracked() != LiveState::Polling {
+                    live.state.set(LiveState::Polling);
+                    leptos::task::spawn_local(poll(live, generation));
+                }
+            } else {
+                live.state.set(LiveState::Reconnecting { attempt: failures });
+            }
+            gloo_timers::future::TimeoutFuture::new(backoff_ms(failures)).await;
+        }
+    }
+
+    /// While polling: tells the pages to fetch what is new, now and every
+    /// [`POLL_MS`], until a socket connects (or the user changes).
+    async fn poll(live: Live, generation: u64) {
+        let round = live.link.next_poll_round();
+        while is_current(live, generation)
+            && live.link.is_poll_round(round)
+            && live.state.get_untracked() == LiveState::Polling
+        {
+            live.stale.update(|n| *n += 1);
+            gloo_timers::future::TimeoutFuture::new(POLL_MS).await;
         }
     }
 
@@ -293,10 +382,14 @@ mod socket {
                         live.link.open(tx.clone());
                         live.state.set(LiveState::Open);
                         live.connected_epoch.update(|e| *e += 1);
+                        live.stale.update(|n| *n += 1);
                         // Staff tabs follow the whole inbox: lists, badge, alerts.
                         if user.role.is_staff() {
                             live.send(&ClientFrame::WatchInbox { on: true });
                         }
+                    }
+                    if matches!(frame, ServerFrame::Resync) {
+                        live.stale.update(|n| *n += 1);
                     }
                     live.link.dispatch(&frame);
                 }

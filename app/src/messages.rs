@@ -3,7 +3,7 @@
 
 use crate::auth::{no_data, Gate, GatedPage};
 use crate::browser::now;
-use crate::conversations::{my_conversations, open_thread, StartConversation};
+use crate::conversations::{inbox_page, list_row, my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
 use crate::live::use_live;
 use crate::parts::{assignee_line, failure, FieldError, FormError, StatusTag};
@@ -188,11 +188,10 @@ fn counts_as_unread(summary: &ConversationSummary, me: &CurrentUser) -> bool {
     })
 }
 
-/// Applies `conversation` frames to the rows: updated in place, moved to
-/// the top, new ones inserted (first page only), ones that no longer match
-/// the filter removed. Unread counts grow with each new message from
-/// someone else; a row older than the one held is ignored (rows can arrive
-/// out of order).
+/// Keeps the rows up to date: applies `conversation` frames, fetches a
+/// row's unread count again when I read it in another tab (a `read` frame
+/// with my id), and fetches the whole page again whenever it may have gone
+/// stale (a new socket, a resync, a poll: see `Live::on_stale`).
 fn follow_rows(
     rows: RwSignal<Vec<ConversationSummary>>,
     me: CurrentUser,
@@ -200,37 +199,90 @@ fn follow_rows(
     first_page: bool,
 ) {
     let live = use_live();
-    live.on_frame(move |frame| {
-        let ServerFrame::Conversation { summary } = frame else {
-            return;
-        };
-        let mut incoming = summary.clone();
-        rows.update(|rows| {
-            let held = rows.iter().position(|r| r.id == incoming.id);
-            match held {
-                Some(i) => {
-                    let old = &rows[i];
-                    if incoming.last_activity_at < old.last_activity_at {
-                        return;
+    let reader = me.id;
+    live.on_frame(move |frame| match frame {
+        ServerFrame::Conversation { summary } => {
+            rows.update(|rows| apply_row(rows, summary.clone(), &me, filter, first_page))
+        }
+        ServerFrame::Read {
+            conversation_id,
+            user_id,
+            ..
+        } if *user_id == reader => {
+            let id = *conversation_id;
+            let unread = rows.with_untracked(|rows| rows.iter().any(|r| r.id == id && r.unread > 0));
+            if unread {
+                leptos::task::spawn_local(async move {
+                    if let Ok(fresh) = list_row(id).await {
+                        rows.update(|rows| {
+                            if let Some(row) = rows.iter_mut().find(|r| r.id == id) {
+                                row.unread = fresh.unread;
+                            }
+                        });
                     }
-                    let newer_message = incoming.last_message.as_ref().map(|m| m.at)
-                        > old.last_message.as_ref().map(|m| m.at);
-                    incoming.unread =
-                        old.unread + i64::from(newer_message && counts_as_unread(&incoming, &me));
-                    rows.remove(i);
-                }
-                None if first_page => incoming.unread = i64::from(counts_as_unread(&incoming, &me)),
-                None => return,
+                });
             }
-            if belongs(&incoming, &me, filter) {
-                let at = rows
-                    .iter()
-                    .position(|r| (r.last_activity_at, r.id) < (incoming.last_activity_at, incoming.id))
-                    .unwrap_or(rows.len());
-                rows.insert(at, incoming);
+        }
+        _ => {}
+    });
+    let query = use_query_map();
+    live.on_stale(move || {
+        let query = query.get_untracked();
+        leptos::task::spawn_local(async move {
+            let param = |key: &str| query.get(key).filter(|v| !v.is_empty());
+            let page = match filter {
+                Some(_) => {
+                    inbox_page(
+                        param("tab"),
+                        param("status"),
+                        param("unanswered"),
+                        param("before"),
+                    )
+                    .await
+                }
+                None => my_conversations(param("before")).await,
+            };
+            if let Ok(page) = page {
+                rows.set(page.rows);
             }
         });
     });
+}
+
+/// Applies one `conversation` frame: the row is updated in place and moved
+/// to the top, a new one inserted (first page only), one that no longer
+/// matches the filter removed. Unread counts grow with each new message
+/// from someone else; a row older than the one held is ignored (rows can
+/// arrive out of order).
+fn apply_row(
+    rows: &mut Vec<ConversationSummary>,
+    mut incoming: ConversationSummary,
+    me: &CurrentUser,
+    filter: Option<InboxFilter>,
+    first_page: bool,
+) {
+    let held = rows.iter().position(|r| r.id == incoming.id);
+    match held {
+        Some(i) => {
+            let old = &rows[i];
+            if incoming.last_activity_at < old.last_activity_at {
+                return;
+            }
+            let newer_message =
+                incoming.last_message.as_ref().map(|m| m.at) > old.last_message.as_ref().map(|m| m.at);
+            incoming.unread = old.unread + i64::from(newer_message && counts_as_unread(&incoming, me));
+            rows.remove(i);
+        }
+        None if first_page => incoming.unread = i64::from(counts_as_unread(&incoming, me)),
+        None => return,
+    }
+    if belongs(&incoming, me, filter) {
+        let at = rows
+            .iter()
+            .position(|r| (r.last_activity_at, r.id) < (incoming.last_activity_at, incoming.id))
+            .unwrap_or(rows.len());
+        rows.insert(at, incoming);
+    }
 }
 
 #[component]

@@ -7,7 +7,7 @@
 //! the WASM loads. Once hydrated, a message goes into the thread's outbox
 //! with a fresh `client_id` and over the live socket (see `follow`).
 
-use super::follow::transmit;
+use super::send::send_outbox;
 use super::state::{Pending, ThreadState};
 use crate::browser;
 use crate::live::use_live;
@@ -86,9 +86,9 @@ pub(super) fn Composer(
             note: staff && note.get_untracked(),
             failed: None,
         };
-        state.queue(pending.clone());
+        state.queue(pending);
         // If the socket is down, it waits and goes out after the next `subscribed`.
-        transmit(live, &state, &pending);
+        send_outbox(live, state);
     };
 
     // "typing" at most every 2 s, never while writing a private note (the

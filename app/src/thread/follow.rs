@@ -1,19 +1,28 @@
-//! Following one thread over the live socket, for as long as the thread is
-//! on screen: subscribe from the cursor (again after every reconnect), turn
-//! the frames that arrive into [`ThreadState`] changes, send what the
-//! composer queued, retry what the send limit refused, and tell the server
-//! what has been read while the reader is at the bottom of a visible page.
+//! Following one thread for as long as it is on screen: subscribe from the
+//! cursor (again after every reconnect), turn the frames that arrive into
+//! [`ThreadState`] changes, send the outbox (see `send`), catch up on what
+//! a reconnect may have missed (see `catch_up`), keep the outbox in local
+//! storage across reloads, and tell the server what has been read while the
+//! reader is at the bottom of a visible page.
+//!
+//! While the socket cannot connect (`LiveState::Polling`), every poll
+//! fetches the row and the new messages, sends the outbox with the server
+//! function, and marks read with it.
 //!
 //! Everything registered here is removed when the thread's component is
-//! cleaned up (frame listeners, window listeners); the timers it starts check
-//! that the thread still exists when they fire.
+//! cleaned up (frame listeners, window listeners, effects); the timers and
+//! requests it starts check that the thread still exists when they end.
 
-use super::state::{Pending, ThreadState};
+use super::catch_up::{poll_messages, refresh_summary};
+use super::outbox;
+pub(super) use super::send::retry;
+use super::send::{refused, send_outbox};
+use super::state::ThreadState;
 use crate::browser;
+use crate::conversations::mark_read;
 use crate::live::{Live, LiveState};
 use leptos::prelude::*;
-use parley::protocol::{ClientFrame, ErrorCode, ServerFrame, TYPING_TTL_MS};
-use parley::ConversationStatus;
+use parley::protocol::{ClientFrame, ServerFrame, TYPING_TTL_MS};
 
 /// Follows the conversation of `state` until the calling component is
 /// cleaned up. `at_bottom`: whether the reader sees the newest message.
@@ -28,26 +37,34 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
         subscribe();
     }
     let mark_read = move || {
-        if !at_bottom.get_untracked() || !browser::page_visible() {
+        if !at_bottom.get_untracked() || !browser::page_visible() || state.is_gone() {
             return;
         }
-        if let Some(newest) = state.unread_newest() {
-            let sent = live.send(&ClientFrame::Read {
-                conversation_id: state.id,
-                up_to: newest,
+        let Some(newest) = state.unread_newest() else {
+            return;
+        };
+        if live.send(&ClientFrame::Read {
+            conversation_id: state.id,
+            up_to: newest,
+        }) {
+            state.read_sent(newest);
+        } else if live.state.get_untracked() == LiveState::Polling {
+            state.read_sent(newest);
+            leptos::task::spawn_local(async move {
+                let _ = mark_read(state.id, newest).await;
             });
-            if sent {
-                state.read_sent(newest);
-            }
         }
     };
     live.on_frame(move |frame| match frame {
-        ServerFrame::Hello { .. } | ServerFrame::Resync => subscribe(),
+        ServerFrame::Hello { .. } | ServerFrame::Resync => {
+            // What was on its way may be lost with the old socket (or its
+            // ack dropped): it goes again after `subscribed`.
+            state.connection_reset();
+            subscribe();
+        }
         ServerFrame::Subscribed { conversation_id, .. } if *conversation_id == state.id => {
             // Caught up: send what was written meanwhile, in order.
-            for pending in state.unsent() {
-                transmit(live, &state, &pending);
-            }
+            send_outbox(live, state);
             mark_read();
         }
         ServerFrame::Message { message } if message.conversation_id == state.id => {
@@ -56,7 +73,8 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
             mark_read();
         }
         ServerFrame::Ack { message, .. } if message.conversation_id == state.id => {
-            state.add([message.clone()])
+            state.add([message.clone()]);
+            send_outbox(live, state);
         }
         ServerFrame::Error {
             client_id: Some(client_id),
@@ -84,6 +102,29 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
         ServerFrame::Conversation { summary } => state.apply_summary(summary),
         _ => {}
     });
+    // A new socket, a resync or a poll: the row may have changed unheard
+    // (a resubscribe replays messages, not status or assignee); while
+    // polling, messages, the outbox and read marking go over HTTP.
+    live.on_stale(move || {
+        leptos::task::spawn_local(async move {
+            refresh_summary(state).await;
+            if live.state.get_untracked() == LiveState::Polling {
+                poll_messages(state).await;
+                mark_read();
+                send_outbox(live, state);
+            }
+        });
+    });
+    // Entering polling: what went out on the socket may never have arrived.
+    Effect::new(move |was_polling: Option<bool>| {
+        let polling = live.polling();
+        if polling && was_polling == Some(false) {
+            state.connection_reset();
+            send_outbox(live, state);
+        }
+        polling
+    });
+    keep_outbox(state, live);
     // Reading resumes when the tab comes back to the front. Both listeners
     // go with the thread (`on_window_event`): after an in-app navigation they
     // would otherwise read this thread's disposed signals.
@@ -101,51 +142,24 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
     });
 }
 
-/// Sends one message of the outbox; `false` if the socket is down (it waits
-/// for the next `subscribed`).
-pub(super) fn transmit(live: Live, state: &ThreadState, pending: &Pending) -> bool {
-    live.send(&ClientFrame::Send {
-        conversation_id: state.id,
-        client_id: pending.client_id.clone(),
-        body: pending.body.clone(),
-        note: pending.note,
-    })
-}
-
-/// The server refused the message `client_id`: show why, and if it was the
-/// send limit, try again when the server says it may be accepted.
-fn refused(
-    state: ThreadState,
-    live: Live,
-    client_id: &str,
-    code: ErrorCode,
-    reason: &str,
-    retry_after_ms: Option<u64>,
-) {
-    let reason = match (code, retry_after_ms) {
-        (ErrorCode::RateLimited, Some(ms)) => {
-            format!("too many messages; retrying in {} s.", ms.div_ceil(1000))
+/// Puts the messages a reload interrupted back into the outbox (once, in
+/// the browser, after hydration) and keeps local storage in step with it
+/// from then on. Two tabs writing in the same conversation while offline
+/// share one key: the last to change its outbox decides what is kept.
+fn keep_outbox(state: ThreadState, live: Live) {
+    let key = outbox::storage_key(state.me, state.id);
+    Effect::new(move |restored: Option<()>| {
+        if restored.is_none() {
+            if let Some(kept) = browser::local_storage_get(&key) {
+                state.restore(outbox::stored(&kept));
+                send_outbox(live, state);
+            }
         }
-        _ => reason.to_owned(),
-    };
-    let Some(pending) = state.mark_failed(client_id, reason) else {
-        return;
-    };
-    if code == ErrorCode::Closed {
-        state.status.set(ConversationStatus::Closed);
-    }
-    if let (ErrorCode::RateLimited, Some(ms)) = (code, retry_after_ms) {
-        set_timeout(
-            move || retry(state, live, &pending),
-            std::time::Duration::from_millis(ms),
-        );
-    }
-}
-
-/// Sends a refused message again (the retry button, or the send limit's
-/// timer). If the thread was closed meanwhile the message still goes out:
-/// its `client_id` keeps it from being stored twice.
-pub(super) fn retry(state: ThreadState, live: Live, pending: &Pending) {
-    state.clear_failure(&pending.client_id);
-    transmit(live, &state, pending);
+        match state.pending.with(|pending| outbox::to_store(pending)) {
+            Some(json) => {
+                browser::local_storage_set(&key, &json);
+            }
+            None => browser::local_storage_remove(&key),
+        }
+    });
 }

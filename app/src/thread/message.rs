@@ -167,7 +167,7 @@ fn PendingItem(pending: Pending, state: ThreadState) -> impl IntoView {
                 }.into_any(),
                 None => view! {
                     <div class="state">
-                        {move || if live.state.get() == LiveState::Open { "Sending…" } else { "Waiting for the connection…" }}
+                        {move || if live.state.get() == LiveState::Open || live.polling() { "Sending…" } else { "Waiting for the connection…" }}
                     </div>
                 }.into_any(),
             }}

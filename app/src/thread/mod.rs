@@ -8,20 +8,30 @@
 //! the live socket with a `client_id`: the message shows at once as
 //! "sending", becomes a normal message when the server acknowledges it (after
 //! the commit), or "failed — retry" with the reason. Messages written while
-//! the socket is down wait, and go out in order, with the same `client_id`s,
-//! as soon as it is back (a resend never stores a message twice).
+//! the socket is down wait (in local storage too, so a reload keeps them),
+//! and go out in order, with the same `client_id`s, as soon as it is back —
+//! or with the server function if the socket cannot connect at all (a
+//! resend never stores a message twice).
 //!
 //! # Layout
-//! - [`state`]: [`ThreadState`], the thread's data in signals, and the
-//!   outbox of [`Pending`] messages.
+//! - [`state`]: [`ThreadState`], the thread's data in signals.
+//! - `outbox`: the [`Pending`] messages and the rules for sending them in
+//!   order (the send limit, reconnects), kept in local storage across reloads.
 //! - `follow`: the live socket's side: subscribe and resubscribe, frames
-//!   into state, the outbox sent, read marking.
+//!   into state, read marking, the outbox kept across reloads.
+//! - `send`: the outbox sent, over the socket or (while it cannot connect)
+//!   with the server function; refusals and retries.
+//! - `catch_up`: after a reconnect, a resync or a poll: the row again, and
+//!   while polling the new messages.
 //! - `message`: the message list, one message, "Sent" / "Seen", the typing line.
 //! - `composer`: the form, the canned-response menu, typing announcements.
 
+mod catch_up;
 mod composer;
 mod follow;
 mod message;
+mod outbox;
+mod send;
 pub mod state;
 
 pub use state::{Pending, ThreadState};

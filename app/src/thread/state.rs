@@ -1,9 +1,10 @@
 //! The state of one open thread, in signals: the messages held (each seq
 //! once, in order), the ones written here that the server has not confirmed
-//! (`Pending`), status and assignee, other people's read markers, and who is
-//! typing. The live follow (`follow`) and the composer change it; the views
+//! (`Pending`, sent by the rules of `outbox`), status and assignee, other
+//! people's read markers, and who is typing. The live follow (`follow`) and the composer change it; the views
 //! read it. No browser or socket here, so its rules are tested natively.
 
+use super::outbox::Flow;
 use leptos::prelude::*;
 use parley::model::{ConversationSummary, Message, MessageKind, PersonRef, ReadMarker, ThreadView};
 use parley::{ConversationId, ConversationStatus, Role, Seq, Timestamp, UserId};
@@ -38,6 +39,8 @@ pub struct ThreadState {
     cursor: RwSignal<Seq>,
     /// The highest seq this tab has told the server it has read.
     read_sent: RwSignal<Seq>,
+    /// How the outbox (`pending`) is flowing: see `outbox`.
+    pub(super) flow: StoredValue<Flow>,
 }
 
 impl ThreadState {
@@ -55,6 +58,7 @@ impl ThreadState {
             cursor: RwSignal::new(view.last_seq),
             // Opening the thread marked it read up to here.
             read_sent: RwSignal::new(view.last_seq),
+            flow: StoredValue::new(Flow::default()),
         }
     }
 
@@ -106,6 +110,12 @@ impl ThreadState {
         {
             self.assignee.set(summary.assignee.clone());
         }
+    }
+
+    /// Whether the thread was closed (its signals are gone): answers that
+    /// arrive after that have nowhere to go.
+    pub(super) fn is_gone(&self) -> bool {
+        self.messages.try_with_untracked(|_| ()).is_none()
     }
 
     /// Where to resume the message stream after a reconnect.
@@ -196,50 +206,15 @@ impl ThreadState {
         self.typing
             .try_update(|typing| typing.retain(|(_, until)| *until > now.0));
     }
-
-    /// Adds a message written here to the outbox, shown as "sending".
-    pub(super) fn queue(&self, pending: Pending) {
-        self.pending.update(|list| list.push(pending));
-    }
-
-    /// What is waiting to go out (not refused), in the order written.
-    pub(super) fn unsent(&self) -> Vec<Pending> {
-        self.pending
-            .with_untracked(|list| list.iter().filter(|p| p.failed.is_none()).cloned().collect())
-    }
-
-    /// Marks the message `client_id` refused with `reason`; the message, if
-    /// it is still waiting here.
-    pub(super) fn mark_failed(&self, client_id: &str, reason: String) -> Option<Pending> {
-        let pending = self
-            .pending
-            .with_untracked(|list| list.iter().find(|p| p.client_id == client_id).cloned())?;
-        self.pending.update(|list| {
-            if let Some(p) = list.iter_mut().find(|p| p.client_id == client_id) {
-                p.failed = Some(reason);
-            }
-        });
-        Some(pending)
-    }
-
-    /// Shows the message `client_id` as "sending" again. Called from a retry
-    /// timer too, which may fire after the thread was closed (`try_update`).
-    pub(super) fn clear_failure(&self, client_id: &str) {
-        self.pending.try_update(|list| {
-            if let Some(p) = list.iter_mut().find(|p| p.client_id == client_id) {
-                p.failed = None;
-            }
-        });
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use parley::model::{ConversationSummary, HistoryPage};
     use parley::MessageId;
 
-    const ME: UserId = UserId(1);
+    pub(crate) const ME: UserId = UserId(1);
     const AGENT: UserId = UserId(2);
     const THREAD: ConversationId = ConversationId(7);
 
@@ -251,7 +226,7 @@ mod tests {
         }
     }
 
-    fn message(seq: i64, sender: UserId, client_id: Option<&str>) -> Message {
+    pub(crate) fn message(seq: i64, sender: UserId, client_id: Option<&str>) -> Message {
         let role = if sender == ME { Role::Customer } else { Role::Agent };
         Message {
             id: MessageId(seq * 10),
@@ -281,7 +256,7 @@ mod tests {
         }
     }
 
-    fn thread(messages: Vec<Message>) -> ThreadState {
+    pub(crate) fn thread(messages: Vec<Message>) -> ThreadState {
         // Signals live in an owner's arena; with `sandboxed-arenas` (which a
         // workspace build unifies in through leptos_axum) there is no arena
         // without one. Each test runs on its own thread, so the owner is set
@@ -308,7 +283,7 @@ mod tests {
             .with_untracked(|m| m.iter().map(|m| m.seq.0).collect())
     }
 
-    fn pending(client_id: &str) -> Pending {
+    pub(crate) fn pending(client_id: &str) -> Pending {
         Pending {
             client_id: client_id.to_owned(),
             body: "hello".to_owned(),
@@ -349,21 +324,6 @@ mod tests {
         assert_eq!(state.typing.with_untracked(Vec::len), 1);
         state.add([message(3, AGENT, None)]);
         assert!(state.typing.with_untracked(Vec::is_empty));
-    }
-
-    #[test]
-    fn a_refused_message_waits_for_its_retry_and_is_not_resent_before() {
-        let state = thread(Vec::new());
-        state.queue(pending("c-a"));
-        state.queue(pending("c-b"));
-        assert_eq!(
-            state.mark_failed("c-a", "too many".to_owned()),
-            Some(pending("c-a"))
-        );
-        assert_eq!(state.unsent(), vec![pending("c-b")]);
-        assert_eq!(state.mark_failed("c-unknown", "no".to_owned()), None);
-        state.clear_failure("c-a");
-        assert_eq!(state.unsent(), vec![pending("c-a"), pending("c-b")]);
     }
 
     #[test]
@@ -432,5 +392,8 @@ mod tests {
         // timers that fire after the thread was closed must not panic
         closed.expire_typing(Timestamp(150));
         closed.clear_failure("c-a");
+        assert!(closed.next_to_send(0).is_empty());
+        closed.held_back("c-a", 0, 1_000);
+        assert_eq!(closed.set_timer(0), None);
     }
 }

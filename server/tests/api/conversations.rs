@@ -147,6 +147,7 @@ async fn a_foreign_conversation_is_not_found_for_every_function() {
     let id_s = id.to_string();
     for (endpoint, form) in [
         ("conversations/thread", vec![("id", id_s.as_str())]),
+        ("conversations/summary", vec![("id", id_s.as_str())]),
         (
             "conversations/history",
             vec![("id", id_s.as_str()), ("before", "99")],
@@ -636,6 +637,33 @@ async fn customer_panel_and_read_markers() {
         markers.iter().any(|m| m["role"] == "agent" && m["seq"] == 1),
         "{opened}"
     );
+}
+
+#[tokio::test]
+async fn one_list_row_with_the_readers_own_unread_count() {
+    let c = cast().await;
+    let id = start(&c.alice, "A row", "Hello").await;
+    let (status, _) = send(&c.agent, id, "An answer").await;
+    assert_eq!(status, StatusCode::OK);
+    let id_s = id.to_string();
+    let form = [("id", id_s.as_str())];
+
+    let (status, row) = c.alice.call("conversations/summary", &form).await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+    assert_eq!(row["id"], id);
+    assert_eq!(row["status"], "active");
+    assert_eq!(row["assignee"]["id"], c.agent_id);
+    assert_eq!(row["unread"], 1, "{row}");
+    // reading it (in any tab) is what the row then says
+    thread(&c.alice, id).await;
+    let (_, row) = c.alice.call("conversations/summary", &form).await;
+    assert_eq!(row["unread"], 0, "{row}");
+    // staff see any conversation's row; guests none (foreign ids: above)
+    let (status, row) = c.admin.call("conversations/summary", &form).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(row["last_message"]["body"], "An answer");
+    let (status, _) = c.app.client().call("conversations/summary", &form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

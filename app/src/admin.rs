@@ -1,8 +1,14 @@
 //! Admin pages: the people who use Parley and their roles.
+//!
+//! Each row's controls are named for the row ("Change role for Ann"), so a
+//! screen reader's list of buttons is not a column of identical names; a
+//! further per-row control follows the same pattern ([`VisuallyHidden`]).
 
 use crate::auth::{Gate, GatedPage};
 use crate::error::AppError;
+use crate::parts::VisuallyHidden;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use parley::model::UserListItem;
 use parley::{Role, UserId};
 
@@ -30,6 +36,7 @@ pub fn UsersPage() -> impl IntoView {
     let result = move || set_role.value().get();
     view! {
         <GatedPage gate=Gate::Admin data={move || users} page={move |me, users: Vec<UserListItem>| view! {
+            <Title text="Users"/>
             <section class="page">
                 <h1>"Users"</h1>
                 <p class="muted">"Promote customers to agents, or agents to admins. You cannot change your own role."</p>
@@ -40,6 +47,8 @@ pub fn UsersPage() -> impl IntoView {
                     Some(Err(e)) => Some(view! { <p class="notice error" role="alert">{e.message}</p> }.into_any()),
                     None => None,
                 }}
+                // On a narrow screen the table scrolls inside its own box.
+                <div class="table-scroll" role="region" aria-label="Users" tabindex="0">
                 <table class="table" data-testid="users">
                     <thead>
                         <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
@@ -48,6 +57,7 @@ pub fn UsersPage() -> impl IntoView {
                         {users.into_iter().map(|u| view! { <UserRow user=u me=me.id set_role=set_role/> }).collect_view()}
                     </tbody>
                 </table>
+                </div>
             </section>
         }}/>
     }
@@ -57,6 +67,7 @@ pub fn UsersPage() -> impl IntoView {
 fn UserRow(user: UserListItem, me: UserId, set_role: ServerAction<SetUserRole>) -> impl IntoView {
     let is_me = user.id == me;
     let email = user.email.clone();
+    let name = user.name.clone();
     view! {
         <tr data-email=email.clone()>
             <td>{user.name.clone()}</td>
@@ -67,12 +78,14 @@ fn UserRow(user: UserListItem, me: UserId, set_role: ServerAction<SetUserRole>) 
                 {(!is_me).then(|| view! {
                     <ActionForm action=set_role attr:class="inline">
                         <input type="hidden" name="user_id" value=user.id.0/>
-                        <select name="role" aria-label="Role">
+                        <select name="role" aria-label=format!("Role for {name}")>
                             {Role::ALL.into_iter().map(|r| view! {
                                 <option value=r.as_str() selected=r == user.role>{r.label()}</option>
                             }).collect_view()}
                         </select>
-                        <button type="submit" class="small">"Change role"</button>
+                        <button type="submit" class="small">
+                            "Change role"<VisuallyHidden text=format!(" for {name}")/>
+                        </button>
                     </ActionForm>
                 })}
             </td>

@@ -1,9 +1,15 @@
 //! Admin pages: the people who use Parley, their roles, and deactivating
 //! an account that should no longer get in.
+//!
+//! Each row's controls are named for the row ("Change role for Ann",
+//! "Deactivate Ann"), so a screen reader's list of buttons is not a column
+//! of identical names ([`VisuallyHidden`], or an `aria-label`).
 
 use crate::auth::{Gate, GatedPage};
 use crate::error::AppError;
+use crate::parts::VisuallyHidden;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use parley::model::UserListItem;
 use parley::{Role, UserId};
 
@@ -63,6 +69,7 @@ pub fn UsersPage() -> impl IntoView {
     });
     view! {
         <GatedPage gate=Gate::Admin data={move || users} page={move |me, users: Vec<UserListItem>| view! {
+            <Title text="Users"/>
             <section class="page">
                 <h1>"Users"</h1>
                 <p class="muted">
@@ -73,6 +80,8 @@ pub fn UsersPage() -> impl IntoView {
                     Some(Err(text)) => Some(view! { <p class="notice error" role="alert">{text}</p> }.into_any()),
                     None => None,
                 }}
+                // On a narrow screen the table scrolls inside its own box.
+                <div class="table-scroll" role="region" aria-label="Users" tabindex="0">
                 <table class="table" data-testid="users">
                     <thead>
                         <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
@@ -84,6 +93,7 @@ pub fn UsersPage() -> impl IntoView {
                             .collect_view()}
                     </tbody>
                 </table>
+                </div>
             </section>
         }}/>
     }
@@ -121,6 +131,7 @@ fn UserRow(
         (format!("Deactivate {}", user.name), "false")
     };
     let email = user.email.clone();
+    let name = user.name.clone();
     view! {
         <tr data-email=email.clone() class:deactivated=deactivated>
             <td>{user.name.clone()}</td>
@@ -134,12 +145,14 @@ fn UserRow(
                 {(!is_me).then(|| view! {
                     <ActionForm action=set_role attr:class="inline">
                         <input type="hidden" name="user_id" value=user.id.0/>
-                        <select name="role" aria-label="Role">
+                        <select name="role" aria-label=format!("Role for {name}")>
                             {Role::ALL.into_iter().map(|r| view! {
                                 <option value=r.as_str() selected=r == user.role>{r.label()}</option>
                             }).collect_view()}
                         </select>
-                        <button type="submit" class="small">"Change role"</button>
+                        <button type="submit" class="small">
+                            "Change role"<VisuallyHidden text=format!(" for {name}")/>
+                        </button>
                     </ActionForm>
                     <ActionForm action=set_active attr:class="inline">
                         <input type="hidden" name="user_id" value=user.id.0/>

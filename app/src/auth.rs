@@ -3,8 +3,9 @@
 
 use crate::error::AppError;
 use crate::layout::{loading, ErrorNotice, Forbidden};
-use crate::parts::{failure, FieldError, FormError};
+use crate::parts::{described_by, failure, invalid, FieldError, FormError};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use parley::model::CurrentUser;
 use parley::Role;
@@ -201,6 +202,7 @@ pub async fn no_data() -> Result<(), AppError> {
 pub fn SignInPrompt() -> impl IntoView {
     crate::layout::set_status(401);
     view! {
+        <Title text="Please sign in"/>
         <section class="card narrow">
             <h1>"Please sign in"</h1>
             <p>"You need an account to see this page."</p>
@@ -222,18 +224,19 @@ pub fn LoginPage() -> impl IntoView {
     auth.refresh_after(Signal::derive(move || action.value().get()));
     let error = failure(action);
     view! {
+        <Title text="Sign in"/>
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="login-form">
                 <FormError error=error/>
                 <label>
                     "Email"
-                    <input type="email" name="email" autocomplete="email"/>
+                    <input type="email" name="email" autocomplete="email" aria-invalid=invalid(error, "email") aria-describedby=described_by(error, "email")/>
                 </label>
                 <FieldError error=error field="email"/>
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="current-password"/>
+                    <input type="password" name="password" autocomplete="current-password" aria-invalid=invalid(error, "password") aria-describedby=described_by(error, "password")/>
                 </label>
                 <FieldError error=error field="password"/>
                 <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
@@ -250,6 +253,7 @@ pub fn RegisterPage() -> impl IntoView {
     auth.refresh_after(Signal::derive(move || action.value().get()));
     let error = failure(action);
     view! {
+        <Title text="Create your account"/>
         <section class="card narrow">
             <h1>"Create your account"</h1>
             <p class="muted">"An account lets you talk to our support team and keep your conversations."</p>
@@ -257,17 +261,28 @@ pub fn RegisterPage() -> impl IntoView {
                 <FormError error=error/>
                 <label>
                     "Name"
-                    <input type="text" name="name" autocomplete="name"/>
+                    <input type="text" name="name" autocomplete="name" aria-invalid=invalid(error, "name") aria-describedby=described_by(error, "name")/>
                 </label>
                 <FieldError error=error field="name"/>
                 <label>
                     "Email"
-                    <input type="email" name="email" autocomplete="email"/>
+                    <input type="email" name="email" autocomplete="email" aria-invalid=invalid(error, "email") aria-describedby=described_by(error, "email")/>
                 </label>
                 <FieldError error=error field="email"/>
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="new-password" aria-describedby="password-hint"/>
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="new-password"
+                        aria-invalid=invalid(error, "password")
+                        aria-describedby=move || {
+                            match described_by(error, "password")() {
+                                Some(error_id) => format!("{error_id} password-hint"),
+                                None => "password-hint".to_owned(),
+                            }
+                        }
+                    />
                 </label>
                 <p class="hint" id="password-hint">"At least 8 characters; not a common password, your name or your email."</p>
                 <FieldError error=error field="password"/>

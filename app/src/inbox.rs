@@ -10,10 +10,11 @@ use crate::conversations::{
 };
 use crate::error::AppError;
 use crate::messages::{id_param, no_such_conversation, thread_resource, ConversationList};
-use crate::parts::{assignee_line, StatusTag};
+use crate::parts::{assignee_line, StatusTag, ThreadStatus};
 use crate::presence::TeamList;
 use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 use parley::model::{
@@ -63,6 +64,7 @@ fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
         unanswered: param("unanswered").is_some(),
     };
     view! {
+        <Title text="Inbox"/>
         <div class="thread-layout with-panel">
         <section class="page" data-testid="inbox">
             <div class="page-head">
@@ -71,7 +73,14 @@ fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
             </div>
             <nav class="tabs" aria-label="Inbox tabs">
                 {InboxTab::ALL.into_iter().map(|t| view! {
-                    <a href=move || tab_href(t) class:active=move || tab() == t data-testid=format!("tab-{}", t.as_str())>{t.label()}</a>
+                    <a
+                        href=move || tab_href(t)
+                        class:active=move || tab() == t
+                        aria-current=move || (tab() == t).then_some("page")
+                        data-testid=format!("tab-{}", t.as_str())
+                    >
+                        {t.label()}
+                    </a>
                 }).collect_view()}
             </nav>
             <Form method="GET" action="/inbox" attr:class="filters" attr:data-testid="inbox-filters">
@@ -93,7 +102,7 @@ fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
             </Form>
             <ConversationList page=page me=me base="/inbox" filter=filter/>
         </section>
-        <aside class="side-panel">
+        <aside class="side-panel" aria-label="Team">
             <TeamList/>
         </aside>
         </div>
@@ -133,7 +142,8 @@ pub fn StaffThreadPage() -> impl IntoView {
             gate=Gate::Staff
             data=data
             page={move |me, data: StaffThreadData| view! {
-                <p><A href="/inbox">"← Inbox"</A></p>
+                <Title text=data.view.summary.title.clone()/>
+                <p class="back"><A href="/inbox">"← Inbox"</A></p>
                 {move || action_error().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
                 <StaffThreadView
                     view=data.view
@@ -174,14 +184,14 @@ fn StaffThreadView(
             <section class="thread" data-testid="thread">
                 <header class="thread-head">
                     <h1>{view.summary.title.clone()}</h1>
-                    <StatusTag status=state.status attr:data-testid="status"/>
+                    <ThreadStatus status=state.status/>
                     <span class="muted" data-testid="assignee">
                         {move || state.assignee.with(|a| assignee_line(a.as_ref()))}
                     </span>
                 </header>
                 <ThreadBody state=state me=me.clone() canned=canned/>
             </section>
-            <aside class="side-panel">
+            <aside class="side-panel" aria-label="Conversation details">
                 <Actions state=state me=me.clone() staff=staff set_status=set_status assign=assign/>
                 <CustomerPanel profile=profile/>
                 {me.role.is_admin().then(|| view! { <AuditPanel id=id/> })}
@@ -257,10 +267,10 @@ fn Actions(
         .into_any()
     };
     view! {
-        <div class="card" data-testid="actions">
-            <h2>"Actions"</h2>
+        <section class="card" aria-labelledby="actions-heading" data-testid="actions">
+            <h2 id="actions-heading">"Actions"</h2>
             {body}
-        </div>
+        </section>
     }
 }
 
@@ -297,10 +307,10 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
         Err(e) => view! { <p class="notice error">{e.message}</p> }.into_any(),
     };
     view! {
-        <div class="card" data-testid="customer-panel">
-            <h2>"Customer"</h2>
+        <section class="card" aria-labelledby="customer-heading" data-testid="customer-panel">
+            <h2 id="customer-heading">"Customer"</h2>
             {body}
-        </div>
+        </section>
     }
 }
 

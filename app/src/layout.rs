@@ -5,6 +5,7 @@ use crate::auth::{use_auth, LogoutButton};
 use crate::conversations::badge_count;
 use crate::error::AppError;
 use crate::live::use_live;
+use crate::parts::VisuallyHidden;
 use crate::presence::AvailabilitySwitch;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -52,7 +53,7 @@ pub fn TopBar() -> impl IntoView {
             </A>
             // One suspense boundary for the whole bar: nested ones do not
             // hydrate reliably (see docs/architecture.md).
-            <Transition fallback=|| view! { <Title text="Parley"/> }>
+            <Transition fallback=|| view! { <Title formatter=|page| document_title(0, page)/> }>
                 {move || Suspend::new(async move {
                     match auth.user.await {
                         Ok(Some(user)) => {
@@ -60,8 +61,8 @@ pub fn TopBar() -> impl IntoView {
                             view! { <SignedInNav user=user count=count/> }.into_any()
                         }
                         _ => view! {
-                            <Title text="Parley"/>
-                            <nav class="nav">
+                            <Title formatter=|page| document_title(0, page)/>
+                            <nav class="nav" aria-label="Main">
                                 <A href="/login">"Sign in"</A>
                                 <A href="/register" attr:class="button small">"Create account"</A>
                             </nav>
@@ -71,6 +72,17 @@ pub fn TopBar() -> impl IntoView {
                 })}
             </Transition>
         </header>
+    }
+}
+
+/// The document's title: the page's own (each page sets it with
+/// `<Title text=…/>`), the app's name, and the badge count in front when
+/// there is something to read, e.g. "(2) Inbox · Parley".
+fn document_title(count: i64, page: String) -> String {
+    if count > 0 {
+        format!("({count}) {page} · Parley")
+    } else {
+        format!("{page} · Parley")
     }
 }
 
@@ -100,16 +112,19 @@ fn refresh_badge_on_live_events(badge: Resource<Result<i64, AppError>>) {
 #[component]
 fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
     let role = user.role;
-    let title = if count > 0 {
-        format!("({count}) Parley")
-    } else {
-        "Parley".to_owned()
+    // The number alone reads as "Inbox 3": say what it counts.
+    let counted = if role.is_staff() { "waiting" } else { "unread" };
+    let badge = move || {
+        (count > 0).then(|| {
+            view! {
+                <span class="badge" data-testid="nav-badge" aria-hidden="true">{count}</span>
+                <VisuallyHidden text=format!("{count} {counted}")/>
+            }
+        })
     };
-    let badge =
-        move || (count > 0).then(|| view! { <span class="badge" data-testid="nav-badge">{count}</span> });
     view! {
-        <Title text=title/>
-        <nav class="nav" data-testid="nav">
+        <Title formatter=move |page| document_title(count, page)/>
+        <nav class="nav" aria-label="Main" data-testid="nav">
             {(!role.is_staff()).then(|| view! { <A href="/messages">"Messages " {badge()}</A> })}
             {role.is_staff().then(|| view! { <A href="/inbox">"Inbox " {badge()}</A> })}
             {role.is_admin().then(|| view! { <A href="/admin/users">"Users"</A> })}
@@ -130,6 +145,7 @@ fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
 pub fn NotFound() -> impl IntoView {
     set_status(404);
     view! {
+        <Title text="Not found"/>
         <section class="card narrow">
             <h1>"Not found"</h1>
             <p>"There is nothing here, or it is not yours to see."</p>
@@ -142,6 +158,7 @@ pub fn NotFound() -> impl IntoView {
 pub fn Forbidden(#[prop(into)] message: String) -> impl IntoView {
     set_status(403);
     view! {
+        <Title text="Not allowed"/>
         <section class="card narrow" data-testid="forbidden">
             <h1>"Not allowed"</h1>
             <p>{message}</p>
@@ -159,6 +176,7 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         ErrorKind::Forbidden => view! { <Forbidden message=error.message/> }.into_any(),
         ErrorKind::Unauthorized => view! { <crate::auth::SignInPrompt/> }.into_any(),
         _ => view! {
+            <Title text="Something went wrong"/>
             <p class="notice error" role="alert">{error.message}</p>
         }
         .into_any(),

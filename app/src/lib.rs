@@ -48,7 +48,7 @@ pub mod thread;
 use auth::{use_auth, Auth, LoginPage, RegisterPage};
 use layout::{NotFound, TopBar};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
     path, SsrMode,
@@ -65,7 +65,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // resizes-content: the on-screen keyboard shrinks the layout viewport
+                // (and `dvh`), so a thread's composer stays above it.
+                <meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <AutoReload options=options.clone()/>
@@ -165,6 +167,7 @@ fn ConnectionBanner() -> impl IntoView {
 fn HomePage() -> impl IntoView {
     let auth = use_auth();
     view! {
+        <Title text="Talk to support"/>
         <section class="hero">
             <h1>"Talk to our support team"</h1>
             <p class="lead">

@@ -6,10 +6,14 @@ use crate::browser::now;
 use crate::conversations::{inbox_page, list_row, my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
 use crate::live::use_live;
-use crate::parts::{assignee_line, failure, FieldError, FormError, StatusTag};
+use crate::parts::{
+    assignee_line, described_by, failure, invalid, FieldError, FormError, StatusTag, ThreadStatus,
+    VisuallyHidden,
+};
 use crate::presence::SupportStatus;
 use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use parley::model::{
@@ -56,7 +60,8 @@ pub fn ConversationRow(
                 <span class="conv-side">
                     <time title=summary.last_activity_at.utc_string()>{summary.last_activity_at.relative_to(now)}</time>
                     {(unread > 0).then(|| view! {
-                        <span class="badge" data-testid="unread" aria-label=format!("{unread} unread")>{unread}</span>
+                        <span class="badge" data-testid="unread" aria-hidden="true">{unread}</span>
+                        <VisuallyHidden text=format!("{unread} unread")/>
                     })}
                 </span>
                 <span class="conv-meta">
@@ -98,6 +103,7 @@ pub fn MessagesPage() -> impl IntoView {
 #[component]
 fn MyConversations(page: ConversationPage, me: CurrentUser) -> impl IntoView {
     view! {
+        <Title text="Messages"/>
         <section class="page" data-testid="messages">
             <div class="page-head">
                 <h1>"Messages"</h1>
@@ -301,6 +307,7 @@ pub fn NewConversationPage() -> impl IntoView {
 fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView {
     let error = failure(action);
     view! {
+        <Title text="New conversation"/>
         <section class="card narrow roomy">
             <h1>"New conversation"</h1>
             <p class="muted">"Tell us what you need; the support team answers here."</p>
@@ -308,12 +315,14 @@ fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView
                 <FormError error=error/>
                 <label>
                     "Subject " <span class="hint">"(optional)"</span>
-                    <input type="text" name="subject" maxlength="200" placeholder="e.g. Where is my order?"/>
+                    <input type="text" name="subject" maxlength="200" placeholder="e.g. Where is my order?"
+                        aria-invalid=invalid(error, "subject") aria-describedby=described_by(error, "subject")/>
                 </label>
                 <FieldError error=error field="subject"/>
                 <label>
                     "Message"
-                    <textarea name="body" rows="5" placeholder="How can we help?"></textarea>
+                    <textarea name="body" rows="5" placeholder="How can we help?"
+                        aria-invalid=invalid(error, "body") aria-describedby=described_by(error, "body")></textarea>
                 </label>
                 <FieldError error=error field="body"/>
                 <div class="actions">
@@ -361,12 +370,13 @@ pub fn CustomerThreadPage() -> impl IntoView {
 fn CustomerThreadView(view: ThreadView, me: CurrentUser) -> impl IntoView {
     let state = ThreadState::new(&view, me.id);
     view! {
-        <p><A href="/messages">"← All conversations"</A></p>
+        <Title text=view.summary.title.clone()/>
+        <p class="back"><A href="/messages">"← All conversations"</A></p>
         <section class="thread" data-testid="thread">
             <header class="thread-head">
                 <h1>{view.summary.title.clone()}</h1>
                 <SupportStatus/>
-                <StatusTag status=state.status attr:data-testid="status"/>
+                <ThreadStatus status=state.status/>
             </header>
             <ThreadBody state=state me=me/>
         </section>

@@ -1,6 +1,7 @@
 //! Small pieces of markup that several pages show the same way: a form's
-//! errors (the one under an input, the general one above the form), a
-//! conversation's status tag and its assignee line. One definition each, so
+//! errors (the one under an input, tied to it for screen readers, and the
+//! general one above the form), a conversation's status tag and its
+//! assignee line, text only screen readers read. One definition each, so
 //! their look, test ids and accessibility change in one place.
 
 use crate::error::AppError;
@@ -23,7 +24,36 @@ where
     })
 }
 
+/// The id of the [`FieldError`] under `field`'s input (one form per page
+/// has fields, so the field's name is unique on the page).
+fn field_error_id(field: &str) -> String {
+    format!("{field}-error")
+}
+
+/// Whether the last submission had an error about `field`.
+fn has_error(error: Signal<Option<AppError>>, field: &'static str) -> bool {
+    error.with(|e| e.as_ref().is_some_and(|e| e.field.as_deref() == Some(field)))
+}
+
+/// `aria-invalid` for `field`'s input: `"true"` while its error shows.
+pub fn invalid(
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> impl Fn() -> Option<&'static str> + Copy {
+    move || has_error(error, field).then_some("true")
+}
+
+/// `aria-describedby` for `field`'s input: its [`FieldError`] while that
+/// shows, so a screen reader reads the error with the input.
+pub fn described_by(
+    error: Signal<Option<AppError>>,
+    field: &'static str,
+) -> impl Fn() -> Option<String> + Copy {
+    move || has_error(error, field).then(|| field_error_id(field))
+}
+
 /// Under an input: the error about `field`, if the last submission had one.
+/// Give the input [`invalid`] and [`described_by`] for the same field.
 #[component]
 pub fn FieldError(
     /// The form's last error (see [`failure`]).
@@ -32,7 +62,7 @@ pub fn FieldError(
     field: &'static str,
 ) -> impl IntoView {
     let message = move || error.with(|e| e.as_ref().and_then(|e| e.for_field(field)));
-    view! { <p class="field-error" data-field=field>{message}</p> }
+    view! { <p class="field-error" id=field_error_id(field) data-field=field>{message}</p> }
 }
 
 /// Above a form: the error about no particular field, if the last
@@ -44,6 +74,26 @@ pub fn FormError(
 ) -> impl IntoView {
     let message = move || error.with(|e| e.as_ref().and_then(AppError::general));
     view! { <p class="form-error" role="alert">{message}</p> }
+}
+
+/// Text for screen readers only: what a control is for when its visible
+/// label relies on where it stands. Per-row controls say which row they act
+/// on: `"Change role"<VisuallyHidden text=format!(" for {name}")/>` is
+/// named "Change role for Ann".
+#[component]
+pub fn VisuallyHidden(#[prop(into)] text: String) -> impl IntoView {
+    view! { <span class="visually-hidden">{text}</span> }
+}
+
+/// The status of the open conversation, in its header: a live region named
+/// "Conversation status", so a change is announced and it can be found.
+#[component]
+pub fn ThreadStatus(#[prop(into)] status: Signal<ConversationStatus>) -> impl IntoView {
+    view! {
+        <span role="status" aria-label="Conversation status" class="thread-status">
+            <StatusTag status=status attr:data-testid="status"/>
+        </span>
+    }
 }
 
 /// A conversation's status as a coloured tag ("Open", "Resolved", …); live

@@ -64,7 +64,7 @@ test('a conversation from first message to closed, across three roles', async ({
   // The customer sees the unread badge and the reply, with the agent's name,
   // without reloading.
   await expect(customer.getByTestId('nav-badge')).toHaveText('1');
-  await expect(customer).toHaveTitle('(1) Parley');
+  await expect(customer).toHaveTitle('(1) Messages · Parley');
   const mine = customer.getByTestId('conversation-row').filter({ hasText: subject });
   await expect(mine.getByTestId('unread')).toHaveText('1');
   await mine.click();

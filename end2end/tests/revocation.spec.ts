@@ -37,7 +37,7 @@ test("an admin's role change reaches the user's open tab, without a reload", asy
   await admin.goto('/admin/users');
   await hydrated(admin);
   const row = admin.locator(`tr[data-email="${email}"]`);
-  await row.getByLabel('Role', { exact: true }).selectOption('agent');
+  await row.getByLabel('Role for Robin Role').selectOption('agent');
   await row.getByRole('button', { name: 'Change role' }).click();
   await expect(admin.getByRole('status')).toContainText('Robin Role is now Agent');
 

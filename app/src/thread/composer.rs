@@ -4,13 +4,22 @@
 //! replaces the composer once the conversation is closed.
 //!
 //! The form posts to the `post_message` server function, so it works before
-//! the WASM loads. Once hydrated, a message goes into the thread's outbox
-//! with a fresh `client_id` and over the live socket (see `follow`).
+//! the WASM loads: it carries a `client_id` made for this render (the same
+//! post sent twice stores one message), and a refusal comes back in the URL
+//! and shows under the box, server-rendered. Once hydrated, a message goes
+//! into the thread's outbox with a fresh `client_id` and over the live
+//! socket (see `follow`).
+//!
+//! For screen readers the canned-response menu is a listbox named "Canned
+//! responses", controlled by the message box (`aria-controls`), with the
+//! highlighted response as its active descendant; an error describes the box.
 
 use super::send::send_outbox;
 use super::state::{Pending, ThreadState};
 use crate::browser;
+use crate::conversations::PostMessage;
 use crate::live::use_live;
+use crate::parts::failure;
 use leptos::html;
 use leptos::prelude::*;
 use parley::model::CannedResponse;
@@ -19,6 +28,26 @@ use parley::validate::MessageBody;
 
 /// How many canned responses the menu offers at once.
 const CANNED_MENU_SIZE: usize = 8;
+
+/// Ids the message box refers to (one composer per page).
+const CANNED_MENU_ID: &str = "canned-menu";
+const COMPOSER_ERROR_ID: &str = "composer-error";
+
+/// The id of the `index`th option of the canned-response menu.
+fn canned_option_id(index: usize) -> String {
+    format!("canned-option-{index}")
+}
+
+/// The `client_id` the plain form posts before the WASM loads: made on the
+/// server for each render, so posting the same page's form again (a retry
+/// after a lost answer) stores one message, and the next page gets a new
+/// one. Once hydrated the form is never posted natively.
+fn form_client_id() -> String {
+    #[cfg(feature = "ssr")]
+    return format!("form-{}", uuid::Uuid::new_v4());
+    #[cfg(not(feature = "ssr"))]
+    browser::new_client_id()
+}
 
 /// The canned responses that `text` asks for: `/query` (no spaces) matches
 /// shortcuts starting with the query and titles containing it.
@@ -46,7 +75,9 @@ pub(super) fn Composer(
 ) -> impl IntoView {
     let live = use_live();
     let textarea = NodeRef::<html::Textarea>::new();
-    let error = RwSignal::new(None::<String>);
+    // A plain post's refusal comes back in the URL; the action reads it.
+    let refused = failure(ServerAction::<PostMessage>::new());
+    let error = RwSignal::new(refused.get_untracked().map(|e| e.message));
     let note = RwSignal::new(false);
     let text = RwSignal::new(String::new());
     let selected = RwSignal::new(0usize);
@@ -56,6 +87,9 @@ pub(super) fn Composer(
         Some(canned) => canned.with(|canned| text.with(|text| canned_matches(text, canned))),
         None => Vec::new(),
     });
+
+    // The highlighted option (the index stays within the menu).
+    let active = move || matches.with(|m| (!m.is_empty()).then(|| selected.get().min(m.len() - 1)));
 
     let insert = move |response: CannedResponse| {
         if let Some(el) = textarea.get_untracked() {
@@ -155,9 +189,10 @@ pub(super) fn Composer(
         >
             {move || {
                 let options = matches.get();
-                (!options.is_empty()).then(|| view! { <CannedMenu options=options selected=selected insert=insert/> })
+                (!options.is_empty()).then(|| view! { <CannedMenu options=options active=Signal::derive(active) insert=insert/> })
             }}
             <input type="hidden" name="conversation_id" value=state.id.0/>
+            <input type="hidden" name="client_id" value=form_client_id()/>
             {staff.then(|| view! {
                 <div class="mode">
                     <label>
@@ -175,6 +210,11 @@ pub(super) fn Composer(
                     node_ref=textarea
                     placeholder=if staff { "Reply to the customer…" } else { "Write a message…" }
                     aria-label="Message"
+                    aria-invalid=move || error.with(Option::is_some).then_some("true")
+                    aria-describedby=move || error.with(Option::is_some).then_some(COMPOSER_ERROR_ID)
+                    aria-autocomplete=staff.then_some("list")
+                    aria-controls=move || active().map(|_| CANNED_MENU_ID)
+                    aria-activedescendant=move || active().map(canned_option_id)
                     on:keydown=on_keydown
                     on:input=move |ev| {
                         text.set(event_target_value(&ev));
@@ -183,27 +223,31 @@ pub(super) fn Composer(
                 ></textarea>
                 <button type="submit">"Send"</button>
             </div>
-            <p class="field-error" role="alert" data-testid="composer-error">{move || error.get()}</p>
+            <p class="field-error" id=COMPOSER_ERROR_ID role="alert" data-testid="composer-error">{move || error.get()}</p>
         </form>
     }
 }
 
 /// The canned responses matching what was typed; a click (or Enter / Tab
-/// on the selected one) puts its text into the composer.
+/// on the highlighted one) puts its text into the composer.
 #[component]
 fn CannedMenu(
     options: Vec<CannedResponse>,
-    selected: RwSignal<usize>,
+    /// The highlighted option.
+    active: Signal<Option<usize>>,
     insert: impl Fn(CannedResponse) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
-        <ul class="canned-menu" role="listbox" data-testid="canned-menu">
+        <ul class="canned-menu" id=CANNED_MENU_ID role="listbox" aria-label="Canned responses" data-testid="canned-menu">
             {options.into_iter().enumerate().map(|(i, response)| {
                 let chosen = response.clone();
+                let highlighted = move || active.get() == Some(i);
                 view! {
                     <li
                         role="option"
-                        class:selected=move || selected.get() == i
+                        id=canned_option_id(i)
+                        aria-selected=move || highlighted().to_string()
+                        class:selected=highlighted
                         on:mousedown=move |ev| { ev.prevent_default(); insert(chosen.clone()); }
                     >
                         <span class="shortcut">{format!("/{}", response.shortcut)}</span>

@@ -2,6 +2,11 @@
 //! when the reader scrolls up; the newest stays in view while they are at
 //! the bottom), each message with its sender, time and "Sent" / "Seen",
 //! the messages still on their way or refused, and "X is typing…".
+//!
+//! For screen readers the list is a log named "Messages" (new messages are
+//! announced), focusable so it scrolls from the keyboard, and each message
+//! an article named for who wrote it ("You", "Avery · Support",
+//! "Private note from Avery").
 
 use super::follow::retry;
 use super::state::{Pending, ThreadState};
@@ -73,7 +78,15 @@ pub(super) fn MessageList(state: ThreadState, me: CurrentUser, at_bottom: RwSign
     };
 
     view! {
-        <div class="messages" node_ref=scroller on:scroll=on_scroll data-testid="messages">
+        <div
+            class="messages"
+            role="log"
+            aria-label="Messages"
+            tabindex="0"
+            node_ref=scroller
+            on:scroll=on_scroll
+            data-testid="messages"
+        >
             {move || state.has_older.get().then(|| view! {
                 <div class="load-more">
                     <button class="secondary small" on:click=move |_| load_older() disabled=move || loading_older.get()>
@@ -122,9 +135,15 @@ fn MessageItem(
         }
         (Some(sender), _) => Some(sender.name.clone()),
     };
+    let label = article_name(
+        kind,
+        mine,
+        message.sender.as_ref().map(|s| s.name.as_str()),
+        who.as_deref(),
+    );
     let at = message.created_at;
     view! {
-        <div class=class data-seq=seq.0 data-kind=kind.as_str() data-testid="message">
+        <article class=class aria-label=label data-seq=seq.0 data-kind=kind.as_str() data-testid="message">
             <div class="bubble">{message.body}</div>
             <div class="meta">
                 {who.map(|w| view! { <span class="sender">{w}</span> })}
@@ -139,7 +158,20 @@ fn MessageItem(
                     }
                 }}
             </div>
-        </div>
+        </article>
+    }
+}
+
+/// What a screen reader calls a message: who wrote it, and whether it is
+/// a private note or an update from Parley itself. `shown` is the sender as
+/// the message's line shows it ("Avery · Support" for customers).
+fn article_name(kind: MessageKind, mine: bool, sender: Option<&str>, shown: Option<&str>) -> String {
+    match (kind, mine) {
+        (MessageKind::System, _) => "Update".to_owned(),
+        (MessageKind::Note, true) => "Your private note".to_owned(),
+        (MessageKind::Note, false) => format!("Private note from {}", sender.unwrap_or("the team")),
+        (MessageKind::Text, true) => "You".to_owned(),
+        (MessageKind::Text, false) => shown.or(sender).unwrap_or("Someone").to_owned(),
     }
 }
 
@@ -155,8 +187,13 @@ fn PendingItem(pending: Pending, state: ThreadState) -> impl IntoView {
     };
     let body = pending.body.clone();
     let retry_click = move |_| retry(state, live, &pending);
+    let label = if failed.is_some() {
+        "You, not sent"
+    } else {
+        "You, sending"
+    };
     view! {
-        <div class=class data-testid="pending">
+        <article class=class aria-label=label data-testid="pending">
             <div class="bubble">{body}</div>
             {match failed {
                 Some(reason) => view! {
@@ -171,7 +208,7 @@ fn PendingItem(pending: Pending, state: ThreadState) -> impl IntoView {
                     </div>
                 }.into_any(),
             }}
-        </div>
+        </article>
     }
 }
 
@@ -187,4 +224,28 @@ pub(super) fn TypingLine(state: ThreadState) -> impl IntoView {
         }
     };
     view! { <div class="typing" data-testid="typing" aria-live="polite">{line}</div> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_named_for_who_wrote_it() {
+        assert_eq!(article_name(MessageKind::Text, true, Some("Kim"), None), "You");
+        assert_eq!(
+            article_name(MessageKind::Text, false, Some("Avery"), Some("Avery · Support")),
+            "Avery · Support"
+        );
+        assert_eq!(article_name(MessageKind::Text, false, Some("Kim"), None), "Kim");
+        assert_eq!(
+            article_name(MessageKind::Note, false, Some("Avery"), Some("Avery")),
+            "Private note from Avery"
+        );
+        assert_eq!(
+            article_name(MessageKind::Note, true, Some("Avery"), None),
+            "Your private note"
+        );
+        assert_eq!(article_name(MessageKind::System, false, None, None), "Update");
+    }
 }

@@ -78,12 +78,36 @@ pub fn TopBar() -> impl IntoView {
 /// The document's title: the page's own (each page sets it with
 /// `<Title text=…/>`), the app's name, and the badge count in front when
 /// there is something to read, e.g. "(2) Inbox · Parley".
+///
+/// A conversation's subject is user text, and leptos_meta 0.8 writes the
+/// server's `<title>` as given, unescaped (`</title><script>…` would end the
+/// title). The browser sets `document.title` as plain text, so only the
+/// server render escapes.
 fn document_title(count: i64, page: String) -> String {
-    if count > 0 {
+    let title = if count > 0 {
         format!("({count}) {page} · Parley")
     } else {
         format!("{page} · Parley")
+    };
+    if cfg!(feature = "ssr") {
+        escape_text(&title)
+    } else {
+        title
     }
+}
+
+/// `&`, `<` and `>` as entities: text that is safe inside an element.
+fn escape_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// Asks for a fresh badge count when something that changes it happens

@@ -722,7 +722,14 @@ async fn user_text_is_escaped_in_server_rendered_pages() {
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"), "{page}");
     assert!(!page.contains("<img src=x"), "raw HTML in the page");
     assert!(!page.contains("<script>alert(2)"), "raw script in the page");
-    assert!(!page.contains("<b>bold</b>"));
+    assert!(!page.contains("<b>bold</b>"), "raw HTML in the title");
+    assert!(
+        page.contains("<title>&lt;b&gt;bold&lt;/b&gt; · Parley</title>"),
+        "{page}"
+    );
+    let closing = start(&c.alice, "</title><script>alert(3)</script>", "x").await;
+    let (_, page) = c.alice.get(&format!("/messages/{closing}")).await;
+    assert!(!page.contains("<script>alert(3)"), "a subject ended the title");
     let (_, inbox) = c.agent.get("/inbox").await;
     assert!(
         !inbox.contains("<b>bold</b>") && inbox.contains("&lt;b&gt;bold"),

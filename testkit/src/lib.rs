@@ -30,8 +30,8 @@ mod spawn;
 
 pub use http::{Answer, Client, SESSION_COOKIE};
 pub use socket::{
-    expect_frame, expect_no_frame, live, next_frame, read_frame, send_frame, send_text, wait_for,
-    write_frame, Opened, Socket,
+    closed_with, expect_frame, expect_no_frame, live, next_frame, read_frame, send_frame, send_text,
+    wait_for, write_frame, Opened, Socket,
 };
 #[cfg(feature = "spawn")]
 pub use spawn::{spawn_app, spawn_app_with, TestApp, PASSWORD};

@@ -235,3 +235,24 @@ pub async fn send_text(socket: &mut Socket, text: &str) {
         .await
         .unwrap_or_else(|e| panic!("send text: {e}"));
 }
+
+/// For tests: waits for the server to close `socket` (skipping frames
+/// before it) and returns the close code; `None` when the connection ended
+/// without a close frame.
+///
+/// # Panics
+/// When the socket is still open after 5 s.
+pub async fn closed_with(socket: &mut Socket, what: &str) -> Option<u16> {
+    tokio::time::timeout(TEST_FRAME_LIMIT, async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}: the socket stayed open"))
+}

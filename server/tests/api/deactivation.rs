@@ -3,14 +3,24 @@
 //! again until reactivated, and it leaves the list of assignable staff. Only
 //! admins may do it, never to themselves; an unknown id is 404.
 
-use crate::helpers::{expect_frame, live, spawn_app, PASSWORD};
-use futures::StreamExt;
+use crate::helpers::{closed_with, expect_frame, live, spawn_app, Client, PASSWORD};
 use parley::model::{PersonRef, UserListItem};
 use parley::protocol::ServerFrame;
-use parley::Role;
+use parley::{Role, UserId};
 use reqwest::StatusCode;
-use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
+
+/// `admin/set_active` for `user`: its status and answer.
+async fn set_active(client: &Client, user: UserId, active: bool) -> (StatusCode, serde_json::Value) {
+    client
+        .call(
+            "admin/set_active",
+            &[
+                ("user_id", &user.to_string()),
+                ("active", if active { "true" } else { "false" }),
+            ],
+        )
+        .await
+}
 
 #[tokio::test]
 async fn a_deactivated_agent_is_signed_out_everywhere_and_cannot_sign_in() {
@@ -19,29 +29,13 @@ async fn a_deactivated_agent_is_signed_out_everywhere_and_cannot_sign_in() {
     let (agent, avery) = app.signed_in("avery@example.com", Role::Agent).await;
     let mut tab = live(&agent).await;
 
-    let (status, body) = admin
-        .call(
-            "admin/set_active",
-            &[("user_id", &avery.id.to_string()), ("active", "false")],
-        )
-        .await;
+    let (status, body) = set_active(&admin, avery.id, false).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let row: UserListItem = serde_json::from_value(body).expect("row");
     assert!(row.deactivated_at.is_some());
 
     // The open tab is closed at once, as for a role change.
-    let code = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(message) = tab.next().await {
-            match message {
-                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-        None
-    })
-    .await
-    .expect("the deactivated agent's socket stayed open");
+    let code = closed_with(&mut tab, "the deactivated agent's tab").await;
     assert_eq!(code, Some(4003));
 
     // Its session no longer counts, for pages and sockets alike.
@@ -71,12 +65,7 @@ async fn a_deactivated_agent_is_signed_out_everywhere_and_cannot_sign_in() {
     let users: Vec<UserListItem> = serde_json::from_value(users).expect("users");
     let listed = users.iter().find(|u| u.id == avery.id).expect("listed");
     assert!(listed.deactivated_at.is_some());
-    let (status, body) = admin
-        .call(
-            "admin/set_active",
-            &[("user_id", &avery.id.to_string()), ("active", "true")],
-        )
-        .await;
+    let (status, body) = set_active(&admin, avery.id, true).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = again
         .call("login", &[("email", "avery@example.com"), ("password", PASSWORD)])
@@ -92,24 +81,12 @@ async fn only_admins_deactivate_and_never_themselves() {
     let (customer, casey) = app.signed_in("casey@example.com", Role::Customer).await;
 
     for (who, client) in [("an agent", &agent), ("a customer", &customer)] {
-        let (status, body) = client
-            .call(
-                "admin/set_active",
-                &[("user_id", &casey.id.to_string()), ("active", "false")],
-            )
-            .await;
+        let (status, body) = set_active(client, casey.id, false).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{who}: {body}");
     }
-    let (status, body) = admin
-        .call(
-            "admin/set_active",
-            &[("user_id", &ada.id.to_string()), ("active", "false")],
-        )
-        .await;
+    let (status, body) = set_active(&admin, ada.id, false).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, body) = admin
-        .call("admin/set_active", &[("user_id", "999999"), ("active", "false")])
-        .await;
+    let (status, body) = set_active(&admin, UserId(999_999), false).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     // Nothing changed: everyone still gets in.
@@ -141,12 +118,7 @@ async fn a_deactivated_agent_stops_counting_as_support_online_at_once() {
     })
     .await;
 
-    let (status, body) = admin
-        .call(
-            "admin/set_active",
-            &[("user_id", &avery.id.to_string()), ("active", "false")],
-        )
-        .await;
+    let (status, body) = set_active(&admin, avery.id, false).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Not after the presence grace period (30 s here): now.
     expect_frame(&mut watching, "support offline", |f| {

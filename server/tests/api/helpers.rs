@@ -5,8 +5,8 @@
 //! same kit. Re-exported here so every test file says `crate::helpers::…`.
 
 pub use testkit::{
-    expect_frame, expect_no_frame, live, next_frame, send_frame, send_text, spawn_app, spawn_app_with,
-    Client, Socket, TestApp, PASSWORD,
+    closed_with, expect_frame, expect_no_frame, live, next_frame, send_frame, send_text, spawn_app,
+    spawn_app_with, Client, Socket, TestApp, PASSWORD,
 };
 
 /// A browser-like client with its own cookie jar, for a Parley listening at

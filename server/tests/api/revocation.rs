@@ -5,29 +5,13 @@
 //! (reconnecting gets 401, or the new user). Other sessions of the same
 //! user, and other users' sockets, stay open.
 
-use crate::helpers::{expect_frame, live, next_frame, send_frame, spawn_app, Client, Socket, PASSWORD};
-use futures::StreamExt;
+use crate::helpers::{
+    closed_with, expect_frame, live, next_frame, send_frame, spawn_app, Client, Socket, PASSWORD,
+};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ConversationId, Role, Seq};
 use reqwest::StatusCode;
-use std::time::Duration;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-
-/// Waits for the server to close `socket`; its close code.
-async fn closed_with(socket: &mut Socket, what: &str) -> Option<u16> {
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(message) = socket.next().await {
-            match message {
-                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-        None
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{what}: the socket stayed open"))
-}
+use tokio_tungstenite::tungstenite::Error as WsError;
 
 async fn still_open(socket: &mut Socket, what: &str) {
     send_frame(socket, &ClientFrame::Ping).await;

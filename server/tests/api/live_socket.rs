@@ -1,6 +1,6 @@
 //! The `/ws` upgrade guard and the basic frame exchange.
 
-use crate::helpers::{live, next_frame, send_frame, send_text, spawn_app};
+use crate::helpers::{closed_with, live, next_frame, send_frame, send_text, spawn_app};
 use futures::StreamExt;
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame, MAX_FRAME_BYTES};
 use parley::Role;
@@ -94,18 +94,7 @@ async fn a_client_sending_only_garbage_is_disconnected() {
             break;
         }
     }
-    let closed = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(message) = socket.next().await {
-            match message {
-                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-        None
-    })
-    .await
-    .expect("the server closes the socket");
+    let closed = closed_with(&mut socket, "after ten bad frames").await;
     assert_eq!(closed, Some(1008));
 }
 

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use parley::model::{
     AuditEntry, ConversationPage, ConversationSummary, CustomerProfile, HistoryPage, Message, PersonRef,
-    ThreadView,
+    ReadMarker, ThreadView,
 };
 use parley::{ConversationId, ConversationStatus, Seq};
 
@@ -106,6 +106,15 @@ pub async fn list_row(id: ConversationId) -> Result<ConversationSummary, AppErro
     use crate::ssr::{backend, require_user, respond};
     let me = require_user().await?;
     respond(backend::conversations::summary_for(&backend()?.db, &me, id).await)
+}
+
+/// How far the others have read a conversation ("Seen"): what a thread
+/// refetches after its socket may have missed `read` frames.
+#[server(endpoint = "conversations/read_markers")]
+pub async fn load_read_markers(id: ConversationId) -> Result<Vec<ReadMarker>, AppError> {
+    use crate::ssr::{backend, require_user, respond};
+    let me = require_user().await?;
+    respond(backend::conversations::read_markers(&backend()?.db, &me, id).await)
 }
 
 /// Older messages, before `before`.

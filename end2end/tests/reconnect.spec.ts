@@ -41,10 +41,22 @@ test('after a reconnect the lists, the badge and the open thread show what chang
   ]);
   const id = await startConversation(thread, 'Will my page keep up?');
   const list = await customerContext.newPage();
-  await Promise.all([list.goto('/messages'), inbox.goto('/inbox'), agent.goto(`/inbox/${id}`)]);
-  await Promise.all([hydrated(list), hydrated(inbox), hydrated(agent)]);
-  // the agent opened it: "Seen" arrives live, so the customer's socket is up
-  await expect(bubble(thread, 'Will my page keep up?').getByTestId('seen')).toBeVisible();
+  await Promise.all([list.goto('/messages'), inbox.goto('/inbox')]);
+  await Promise.all([hydrated(list), hydrated(inbox)]);
+  // The agent opens it while the customer's socket is down: the "read"
+  // frame is missed, and "Seen" still shows once the socket is back.
+  await customerSocket.off();
+  await expect(thread.getByTestId('reconnecting')).toBeVisible();
+  await agent.goto(`/inbox/${id}`);
+  await hydrated(agent);
+  customerSocket.on();
+  await expect(bubble(thread, 'Will my page keep up?').getByTestId('seen')).toBeVisible({ timeout: 20_000 });
+  // Both tabs back on the socket (after three refused attempts a page polls
+  // meanwhile, and says so).
+  for (const page of [thread, list]) {
+    await expect(page.getByTestId('reconnecting')).toHaveCount(0, { timeout: 20_000 });
+    await expect(page.getByTestId('polling')).toHaveCount(0, { timeout: 20_000 });
+  }
   await expect(row(inbox, id)).toContainText('Open');
   // Staff badges count conversations waiting for an answer: this one is.
   const waiting = Number(await inbox.getByTestId('nav-badge').textContent());

@@ -1,11 +1,12 @@
 //! Catching up after the thread may have missed something: after a new
 //! socket (`hello`), a `resync`, and on every poll while the socket cannot
-//! connect. Status and assignee come from the conversation's row (a
-//! resubscribe replays the messages, not the row); while polling, the
-//! messages newer than the cursor come from the history function too.
+//! connect. Status and assignee come from the conversation's row and
+//! "Seen" from the read markers (a resubscribe replays the messages, not
+//! the row or the markers); while polling, the messages newer than the
+//! cursor come from the history function too.
 
 use super::state::ThreadState;
-use crate::conversations::{list_row, load_history};
+use crate::conversations::{list_row, load_history, load_read_markers};
 use parley::model::Message;
 use parley::Seq;
 
@@ -18,6 +19,19 @@ pub(super) async fn refresh_summary(state: ThreadState) {
     if let Ok(summary) = list_row(state.id).await {
         if !state.is_gone() {
             state.apply_summary(&summary);
+        }
+    }
+}
+
+/// Fetches the others' read markers again: a `read` frame sent before this
+/// socket subscribed (or while it was down) would otherwise leave "Seen"
+/// missing until a reload.
+pub(super) async fn refresh_markers(state: ThreadState) {
+    if let Ok(markers) = load_read_markers(state.id).await {
+        if !state.is_gone() {
+            for marker in markers {
+                state.note_read(marker.user_id, marker.role, marker.seq);
+            }
         }
     }
 }

@@ -13,7 +13,7 @@
 //! cleaned up (frame listeners, window listeners, effects); the timers and
 //! requests it starts check that the thread still exists when they end.
 
-use super::catch_up::{poll_messages, refresh_summary};
+use super::catch_up::{poll_messages, refresh_markers, refresh_summary};
 use super::outbox;
 pub(super) use super::send::retry;
 use super::send::{refused, send_outbox};
@@ -102,12 +102,13 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
         ServerFrame::Conversation { summary } => state.apply_summary(summary),
         _ => {}
     });
-    // A new socket, a resync or a poll: the row may have changed unheard
-    // (a resubscribe replays messages, not status or assignee); while
+    // A new socket, a resync or a poll: the row and the read markers may
+    // have changed unheard (a resubscribe replays messages only); while
     // polling, messages, the outbox and read marking go over HTTP.
     live.on_stale(move || {
         leptos::task::spawn_local(async move {
             refresh_summary(state).await;
+            refresh_markers(state).await;
             if live.state.get_untracked() == LiveState::Polling {
                 poll_messages(state).await;
                 mark_read();

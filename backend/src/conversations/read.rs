@@ -195,26 +195,43 @@ pub async fn open_thread(
     let last_seq = history.messages.last().map(|m| m.seq).unwrap_or_default();
     mark_read(backend, viewer, id, last_seq).await?;
     let summary = summary_for(&backend.db, viewer, id).await?;
-    // Markers are kept in staff seqs; a customer reads each as the newest
-    // message they may see at or before it.
-    let marker_seq = match Audience::of(viewer) {
-        Audience::Staff => "r.last_read_seq".to_owned(),
-        Audience::Customer => public_seq_at("r.conversation_id", "r.last_read_seq"),
-    };
-    let read_markers: Vec<ReadMarker> = sqlx::query_as(&format!(
-        "SELECT r.user_id, u.role, {marker_seq} AS seq FROM read_markers r \
-         JOIN users u ON u.id = r.user_id WHERE r.conversation_id = $1 AND r.user_id <> $2"
-    ))
-    .bind(id)
-    .bind(viewer.id)
-    .fetch_all(&backend.db.read)
-    .await?;
+    let read_markers = markers(&backend.db, viewer, id).await?;
     Ok(ThreadView {
         summary,
         history,
         last_seq,
         read_markers,
     })
+}
+
+/// How far everyone else has read the conversation, in `viewer`'s seqs:
+/// what "Seen" shows. A page refetches them after its socket may have
+/// missed `read` frames.
+pub async fn read_markers(
+    db: &Db,
+    viewer: &CurrentUser,
+    id: ConversationId,
+) -> ServiceResult<Vec<ReadMarker>> {
+    read_state(db, id).await?.authorize(viewer)?;
+    markers(db, viewer, id).await
+}
+
+/// [`read_markers`] once access is checked.
+async fn markers(db: &Db, viewer: &CurrentUser, id: ConversationId) -> ServiceResult<Vec<ReadMarker>> {
+    // Markers are kept in staff seqs; a customer reads each as the newest
+    // message they may see at or before it.
+    let marker_seq = match Audience::of(viewer) {
+        Audience::Staff => "r.last_read_seq".to_owned(),
+        Audience::Customer => public_seq_at("r.conversation_id", "r.last_read_seq"),
+    };
+    Ok(sqlx::query_as(&format!(
+        "SELECT r.user_id, u.role, {marker_seq} AS seq FROM read_markers r \
+         JOIN users u ON u.id = r.user_id WHERE r.conversation_id = $1 AND r.user_id <> $2"
+    ))
+    .bind(id)
+    .bind(viewer.id)
+    .fetch_all(&db.read)
+    .await?)
 }
 
 /// The customer behind a conversation and their other conversations (staff only).

@@ -148,6 +148,7 @@ async fn a_foreign_conversation_is_not_found_for_every_function() {
     for (endpoint, form) in [
         ("conversations/thread", vec![("id", id_s.as_str())]),
         ("conversations/summary", vec![("id", id_s.as_str())]),
+        ("conversations/read_markers", vec![("id", id_s.as_str())]),
         (
             "conversations/history",
             vec![("id", id_s.as_str()), ("before", "99")],
@@ -663,6 +664,46 @@ async fn one_list_row_with_the_readers_own_unread_count() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(row["last_message"]["body"], "An answer");
     let (status, _) = c.app.client().call("conversations/summary", &form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn read_markers_say_how_far_the_others_have_read_in_the_readers_seqs() {
+    let c = cast().await;
+    let id = start(&c.alice, "Seen?", "Hello").await;
+    let id_s = id.to_string();
+    let form = [("id", id_s.as_str())];
+    let (status, markers) = c.alice.call("conversations/read_markers", &form).await;
+    assert_eq!(status, StatusCode::OK, "{markers}");
+    assert_eq!(markers, serde_json::json!([]), "nobody else has read it yet");
+
+    // the agent opens it (which marks it read) and writes a private note:
+    // the customer's seqs skip the note, so the marker reads as message 1
+    thread(&c.agent, id).await;
+    let (status, _) = c
+        .agent
+        .call(
+            "conversations/send",
+            &[
+                ("conversation_id", id_s.as_str()),
+                ("body", "internal"),
+                ("note", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    thread(&c.agent, id).await;
+    let (_, markers) = c.alice.call("conversations/read_markers", &form).await;
+    let markers = markers.as_array().expect("a list");
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    assert_eq!(markers[0]["user_id"], c.agent_id);
+    assert_eq!(markers[0]["role"], "agent");
+    assert_eq!(markers[0]["seq"], 1, "the customer's seq, not the note's");
+    // the agent sees the customer's own marker, never their own
+    let (_, markers) = c.agent.call("conversations/read_markers", &form).await;
+    let markers = markers.as_array().expect("a list");
+    assert!(markers.iter().all(|m| m["user_id"] != c.agent_id), "{markers:?}");
+    let (status, _) = c.app.client().call("conversations/read_markers", &form).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 

@@ -99,6 +99,11 @@ pub fn local_storage_remove(key: &str) {
     side::local_storage_remove(key);
 }
 
+/// Forgets every key that starts with `prefix`.
+pub fn local_storage_remove_prefix(prefix: &str) {
+    side::local_storage_remove_prefix(prefix);
+}
+
 /// Whether the user has answered the browser's notification question
 /// (granted or denied). `true` on the server: nothing to ask there.
 pub fn notifications_decided() -> bool {
@@ -193,6 +198,19 @@ mod in_browser {
         }
     }
 
+    pub fn local_storage_remove_prefix(prefix: &str) {
+        let Some(storage) = storage() else { return };
+        let count = storage.length().unwrap_or(0);
+        // Collected first: removing while walking the indexes would skip keys.
+        let keys: Vec<String> = (0..count)
+            .filter_map(|i| storage.key(i).ok().flatten())
+            .filter(|key| key.starts_with(prefix))
+            .collect();
+        for key in keys {
+            let _ = storage.remove_item(&key);
+        }
+    }
+
     pub fn notifications_decided() -> bool {
         Notification::permission() != NotificationPermission::Default
     }
@@ -275,6 +293,8 @@ mod inert {
     }
 
     pub fn local_storage_remove(_key: &str) {}
+
+    pub fn local_storage_remove_prefix(_prefix: &str) {}
 
     pub fn notifications_decided() -> bool {
         true

@@ -111,6 +111,21 @@ pub fn App() -> impl IntoView {
         }
     });
 
+    // Whoever signs out (here, in another tab, or by losing the session)
+    // leaves no unsent text behind in this browser's storage.
+    Effect::new(move |previous: Option<Option<parley::UserId>>| {
+        let Some(Ok(user)) = auth.user.get() else {
+            return previous.flatten();
+        };
+        let now = user.map(|u| u.id);
+        if let Some(Some(left)) = previous {
+            if now != Some(left) {
+                browser::local_storage_remove_prefix(&thread::outbox_prefix(left));
+            }
+        }
+        now
+    });
+
     // Effects run only in the browser, after hydration: tests wait for this mark.
     Effect::new(|_| browser::set_body_attribute("data-hydrated", "true"));
 
@@ -143,9 +158,9 @@ pub fn App() -> impl IntoView {
 fn ConnectionBanner() -> impl IntoView {
     let live = live::use_live();
     move || match live.state.get() {
-        LiveState::Reconnecting { .. } => Some(
+        LiveState::Reconnecting { attempt } => Some(
             view! {
-                <div class="banner" role="status" data-testid="reconnecting">
+                <div class="banner" role="status" data-testid="reconnecting" data-attempt=attempt>
                     "Reconnecting… messages you write are kept and sent when the connection is back."
                 </div>
             }

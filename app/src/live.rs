@@ -12,8 +12,8 @@
 //! after every `hello` (a new socket), every `resync`, and every poll.
 //!
 //! When the socket cannot connect at all ([`FALLBACK_AFTER`] attempts in a
-//! row never reached `hello`: a proxy that refuses upgrades, say), the state
-//! becomes [`LiveState::Polling`]: pages send with server functions, and
+//! row never reached `hello`: a proxy that refuses upgrades, say) while the
+//! server still answers plain HTTP, the state becomes [`LiveState::Polling`]: pages send with server functions, and
 //! `on_stale` fires every [`POLL_MS`] so they fetch what is new. The socket
 //! is still tried in the background, and takes over again once it connects.
 //!
@@ -325,7 +325,10 @@ mod socket {
                 return;
             }
             failures += 1;
-            if failures >= FALLBACK_AFTER {
+            // Polling helps only if plain HTTP gets through (a proxy that
+            // blocks upgrades); with the server down, sending over HTTP
+            // fails too, and the page says it is reconnecting.
+            if failures >= FALLBACK_AFTER && server_reachable().await {
                 if live.state.get_untracked() != LiveState::Polling {
                     live.state.set(LiveState::Polling);
                     leptos::task::spawn_local(poll(live, generation));
@@ -333,8 +336,19 @@ mod socket {
             } else {
                 live.state.set(LiveState::Reconnecting { attempt: failures });
             }
+            if !is_current(live, generation) {
+                return;
+            }
             gloo_timers::future::TimeoutFuture::new(backoff_ms(failures)).await;
         }
+    }
+
+    /// Whether the server answers plain HTTP (its health check).
+    async fn server_reachable() -> bool {
+        gloo_net::http::Request::get("/healthz")
+            .send()
+            .await
+            .is_ok_and(|response| response.ok())
     }
 
     /// While polling: tells the pages to fetch what is new, now and every

@@ -140,6 +140,12 @@ test('a server restart mid-conversation loses and doubles nothing', async ({ bro
     await expect(customer.getByTestId('reconnecting')).toBeVisible({ timeout: 15_000 });
     await send(customer, 'Written while the server was down');
     await expect(customer.getByTestId('pending')).toContainText('Waiting for the connection');
+    // With the server down, plain HTTP fails too: after the attempts that
+    // would make a page fall back to polling it still says it reconnects.
+    await expect(customer.getByTestId('reconnecting')).toHaveAttribute('data-attempt', /^([3-9]|\d\d+)$/, {
+      timeout: 20_000,
+    });
+    await expect(customer.getByTestId('polling')).toHaveCount(0);
     await server.restart();
 
     await expect(customer.getByTestId('reconnecting')).toHaveCount(0, { timeout: 30_000 });

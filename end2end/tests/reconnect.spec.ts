@@ -2,9 +2,10 @@
 // lists, badges and the open thread catch up after a reconnect (#8 "Lists go
 // stale"); messages written offline survive a reload and arrive once, in
 // order (#8 "Text written offline is lost"); a conversation read in another
-// tab clears its row's unread count (#8 "Unread badge out of step").
-import { expect, test, type Browser, type Page } from '@playwright/test';
-import { ADMIN, AGENT, hydrated, login, register, sendAndWaitForAck, startConversation, uniqueEmail } from './support/app';
+// tab clears its row's unread count (#8 "Unread badge out of step");
+// signing out leaves no unsent text behind.
+import { expect, test, type Browser, type Page, type Route } from '@playwright/test';
+import { ADMIN, AGENT, hydrated, login, logout, register, sendAndWaitForAck, startConversation, uniqueEmail } from './support/app';
 import { goOffline, goOnline, socketSwitch } from './support/network';
 
 function bubble(page: Page, text: string) {
@@ -99,28 +100,43 @@ test('messages written offline survive a reload and arrive once, in order', asyn
   ]);
   const id = await startConversation(page, 'Before going offline');
   await expect(bubble(page, 'Before going offline').getByTestId('sent')).toBeVisible();
+  // a second tab on the same conversation (it shares the stored outbox)
+  const other = await context.newPage();
+  await other.goto(`/messages/${id}`);
+  await hydrated(other);
 
   await goOffline(context, socket);
   await write(page, 'First, written offline');
   await write(page, 'Second, written offline');
   await expect(page.getByTestId('pending')).toHaveCount(2);
+  await write(other, 'Third, from the other tab');
+  await expect(other.getByTestId('pending')).toHaveCount(1);
 
-  // The network is back but the socket is not yet: reload the page.
+  // The network is back but the socket is not yet (and the fallback's HTTP
+  // send is cut, so nothing goes out yet): reload the first tab. It keeps
+  // its own two and the other tab's one (which neither tab's later writes
+  // may drop).
+  const cutSend = (route: Route) => route.abort();
+  await context.route('**/api/conversations/send', cutSend);
   await context.setOffline(false);
   await page.reload();
   await hydrated(page);
-  await expect(page.getByTestId('pending')).toHaveCount(2);
+  await expect(page.getByTestId('pending')).toHaveCount(3);
   await expect(page.getByTestId('pending').first()).toContainText('First, written offline');
+  await context.unroute('**/api/conversations/send', cutSend);
   socket.on();
   await expect(page.getByTestId('pending')).toHaveCount(0, { timeout: 20_000 });
+  await expect(other.getByTestId('pending')).toHaveCount(0, { timeout: 20_000 });
 
-  // Stored once each, in the order written: what another reader sees.
+  // Stored once each, in the order written (the other tab sends the first
+  // tab's kept messages before its own): what another reader sees.
   await agent.goto(`/inbox/${id}`);
   await hydrated(agent);
   const texts = await agent.getByTestId('message').locator('.bubble').allTextContents();
-  expect(texts.filter((t) => t.includes('written offline'))).toEqual([
+  expect(texts.filter((t) => t.includes('written offline') || t.includes('other tab'))).toEqual([
     'First, written offline',
     'Second, written offline',
+    'Third, from the other tab',
   ]);
   // and nothing is left to resend on the next visit
   await page.reload();
@@ -150,4 +166,30 @@ test('reading a conversation in one tab clears its unread count in the list of a
 
   await expect(list.getByTestId('nav-badge')).toHaveCount(0);
   await expect(row(list, id).getByTestId('unread')).toHaveCount(0);
+});
+
+test('signing out forgets the messages this browser kept unsent', async ({ browser }) => {
+  const context = await browser.newContext();
+  const socket = await socketSwitch(context);
+  const page = await context.newPage();
+  await register(page, 'Sana Signout', uniqueEmail('sana'));
+  await startConversation(page, 'Before going offline');
+  const kept = () =>
+    page.evaluate(() =>
+      Object.keys(localStorage)
+        .filter((key) => key.startsWith('parley.outbox.'))
+        .map((key) => localStorage.getItem(key))
+        .join('\n'),
+    );
+
+  await goOffline(context, socket);
+  await write(page, 'Private words, never sent');
+  await expect(page.getByTestId('pending')).toHaveCount(1);
+  await expect.poll(kept).toContain('Private words, never sent');
+  // Back online, but sending still fails (no socket, and the fallback's
+  // HTTP send is cut too): the message is still waiting when they sign out.
+  await context.route('**/api/conversations/send', (route) => route.abort());
+  await context.setOffline(false);
+  await logout(page);
+  await expect.poll(kept).toBe('');
 });

@@ -23,6 +23,7 @@ use crate::conversations::mark_read;
 use crate::live::{Live, LiveState};
 use leptos::prelude::*;
 use parley::protocol::{ClientFrame, ServerFrame, TYPING_TTL_MS};
+use std::collections::HashSet;
 
 /// Follows the conversation of `state` until the calling component is
 /// cleaned up. `at_bottom`: whether the reader sees the newest message.
@@ -60,6 +61,11 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
             // What was on its way may be lost with the old socket (or its
             // ack dropped): it goes again after `subscribed`.
             state.connection_reset();
+            // What another tab of this conversation kept while offline goes
+            // out from here too, first (its `client_id` keeps it single).
+            if let Some(kept) = browser::local_storage_get(&outbox::storage_key(state.me, state.id)) {
+                state.restore(outbox::stored(&kept));
+            }
             subscribe();
         }
         ServerFrame::Subscribed { conversation_id, .. } if *conversation_id == state.id => {
@@ -146,21 +152,32 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
 /// Puts the messages a reload interrupted back into the outbox (once, in
 /// the browser, after hydration) and keeps local storage in step with it
 /// from then on. Two tabs writing in the same conversation while offline
-/// share one key: the last to change its outbox decides what is kept.
+/// share one key and keep each other's messages.
 fn keep_outbox(state: ThreadState, live: Live) {
     let key = outbox::storage_key(state.me, state.id);
-    Effect::new(move |restored: Option<()>| {
-        if restored.is_none() {
+    // The effect's value: the `client_id`s this tab has held (see `merged`).
+    Effect::new(move |known: Option<HashSet<String>>| {
+        let first = known.is_none();
+        let mut known = known.unwrap_or_default();
+        if first {
             if let Some(kept) = browser::local_storage_get(&key) {
                 state.restore(outbox::stored(&kept));
                 send_outbox(live, state);
             }
         }
-        match state.pending.with(|pending| outbox::to_store(pending)) {
+        state
+            .pending
+            .with(|pending| known.extend(pending.iter().map(|p| p.client_id.clone())));
+        let stored = browser::local_storage_get(&key);
+        match state
+            .pending
+            .with(|pending| outbox::merged(stored.as_deref(), pending, &known))
+        {
             Some(json) => {
                 browser::local_storage_set(&key, &json);
             }
             None => browser::local_storage_remove(&key),
         }
+        known
     });
 }

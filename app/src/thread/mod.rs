@@ -34,6 +34,7 @@ mod outbox;
 mod send;
 pub mod state;
 
+pub use outbox::storage_prefix as outbox_prefix;
 pub use state::{Pending, ThreadState};
 
 use crate::live::use_live;

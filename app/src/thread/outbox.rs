@@ -13,8 +13,10 @@
 //! - A message refused for any other reason is marked failed and waits for
 //!   the user's "Retry"; the rest go on.
 //! - What waits is kept in the browser's local storage per user and
-//!   conversation ([`stored`] / [`to_store`]), so a reload does not lose it;
-//!   its `client_id` keeps a resend from being stored twice.
+//!   conversation ([`stored`] / [`merged`]), so a reload does not lose it;
+//!   its `client_id` keeps a resend from being stored twice. Tabs of one
+//!   conversation share the key and keep each other's messages; signing
+//!   out forgets them all ([`storage_prefix`]).
 //!
 //! No browser or socket here: `follow` does the sending, these rules are
 //! tested natively.
@@ -23,6 +25,7 @@ use super::state::{Pending, ThreadState};
 use leptos::prelude::*;
 use parley::{ConversationId, UserId};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 
 /// How the outbox is flowing: what is on its way, and whether the send
 /// limit holds it back.
@@ -201,33 +204,68 @@ struct Kept {
     note: bool,
 }
 
+/// The start of every local-storage key that holds `me`'s outboxes.
+pub fn storage_prefix(me: UserId) -> String {
+    format!("parley.outbox.{}.", me.0)
+}
+
 /// The local-storage key of the outbox of `me` in `conversation`.
 pub(super) fn storage_key(me: UserId, conversation: ConversationId) -> String {
-    format!("parley.outbox.{}.{}", me.0, conversation.0)
+    format!("{}{}", storage_prefix(me), conversation.0)
 }
 
 /// What to keep of `pending`: the messages still waiting (a refused one is
 /// shown until the page goes, not resent forever). `None`: nothing to keep.
+#[cfg(test)]
 pub(super) fn to_store(pending: &[Pending]) -> Option<String> {
-    let kept: Vec<Kept> = pending
-        .iter()
-        .filter(|p| p.failed.is_none())
-        .map(|p| Kept {
-            client_id: p.client_id.clone(),
-            body: p.body.clone(),
-            note: p.note,
-        })
-        .collect();
+    merged(None, pending, &HashSet::new())
+}
+
+/// What to keep when this tab's outbox is `pending` and local storage holds
+/// `stored`: two tabs of one conversation share the key. Messages this tab
+/// has held (`known`) are kept while they still wait here (and dropped once
+/// confirmed or refused); messages it never held are another tab's and stay
+/// where they are. A tab that restores them sends them too: their
+/// `client_id` keeps each stored once.
+pub(super) fn merged(stored: Option<&str>, pending: &[Pending], known: &HashSet<String>) -> Option<String> {
+    let waiting = |p: &&Pending| p.failed.is_none();
+    let mine = |id: &str| pending.iter().filter(waiting).find(|p| p.client_id == id);
+    let mut kept: Vec<Kept> = Vec::new();
+    for other in stored.map(kept_in).unwrap_or_default() {
+        if !known.contains(&other.client_id) {
+            kept.push(other);
+        } else if let Some(p) = mine(&other.client_id) {
+            kept.push(Kept::from(p));
+        }
+    }
+    for p in pending.iter().filter(waiting) {
+        if !kept.iter().any(|k| k.client_id == p.client_id) {
+            kept.push(Kept::from(p));
+        }
+    }
     if kept.is_empty() {
         return None;
     }
     serde_json::to_string(&kept).ok()
 }
 
+impl From<&Pending> for Kept {
+    fn from(p: &Pending) -> Kept {
+        Kept {
+            client_id: p.client_id.clone(),
+            body: p.body.clone(),
+            note: p.note,
+        }
+    }
+}
+
+fn kept_in(stored: &str) -> Vec<Kept> {
+    serde_json::from_str::<Vec<Kept>>(stored).unwrap_or_default()
+}
+
 /// The messages kept by [`to_store`]; nothing if `stored` is not readable.
 pub(super) fn stored(stored: &str) -> Vec<Pending> {
-    serde_json::from_str::<Vec<Kept>>(stored)
-        .unwrap_or_default()
+    kept_in(stored)
         .into_iter()
         .map(|k| Pending {
             client_id: k.client_id,
@@ -355,5 +393,25 @@ mod tests {
         state.restore(stored(&kept));
         assert_eq!(ids(state.unsent()), ["c-1", "c-2", "c-3"]);
         assert_eq!(storage_key(UserId(4), ConversationId(9)), "parley.outbox.4.9");
+        assert!(storage_key(UserId(4), ConversationId(9)).starts_with(&storage_prefix(UserId(4))));
+        assert!(!storage_key(UserId(41), ConversationId(9)).starts_with(&storage_prefix(UserId(4))));
+    }
+
+    #[test]
+    fn two_tabs_sharing_a_key_keep_each_others_messages() {
+        let known = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<HashSet<_>>();
+        // tab A keeps a-1; tab B, which never held a-1, adds b-1 beside it
+        let a = merged(None, &[pending("a-1")], &known(&["a-1"])).expect("kept");
+        let both = merged(Some(&a), &[pending("b-1")], &known(&["b-1"])).expect("kept");
+        assert_eq!(ids(stored(&both)), ["a-1", "b-1"]);
+        // A's a-1 is confirmed: A drops it, B's stays
+        let after_a = merged(Some(&both), &[], &known(&["a-1"])).expect("kept");
+        assert_eq!(ids(stored(&after_a)), ["b-1"]);
+        // B's is confirmed too: nothing left to keep
+        assert_eq!(merged(Some(&after_a), &[], &known(&["b-1"])), None);
+        // a message refused here is not kept; unreadable storage is ignored
+        let mut refused = pending("b-2");
+        refused.failed = Some("too long".to_owned());
+        assert_eq!(merged(Some("not json"), &[refused], &known(&["b-2"])), None);
     }
 }

@@ -165,6 +165,10 @@ pub struct ThreadView {
     pub last_seq: Seq,
     /// Other participants' read markers (for "Seen").
     pub read_markers: Vec<ReadMarker>,
+    /// The text of this viewer's plain-form post (no JavaScript yet) that
+    /// the server refused, given back once so the composer shows it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<String>,
 }
 
 /// A link to another conversation of the same customer.

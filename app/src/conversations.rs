@@ -93,9 +93,11 @@ pub async fn inbox_page(
 /// Opens a thread: its row, its newest messages, read markers. Marks it read.
 #[server(endpoint = "conversations/thread")]
 pub async fn open_thread(id: ConversationId) -> Result<ThreadView, AppError> {
-    use crate::ssr::{backend, require_user, respond};
+    use crate::ssr::{backend, require_user, respond, session, take_draft};
     let me = require_user().await?;
-    respond(backend::conversations::open_thread(&backend()?, &me, id).await)
+    let mut view = respond(backend::conversations::open_thread(&backend()?, &me, id).await)?;
+    view.draft = take_draft(&session().await?, id).await;
+    Ok(view)
 }
 
 /// One conversation's list row, with the caller's unread count: what a
@@ -134,18 +136,26 @@ pub async fn post_message(
     client_id: Option<String>,
     note: Option<String>,
 ) -> Result<Message, AppError> {
-    use crate::ssr::{backend, require_user, respond};
+    use crate::ssr::{backend, fail, is_form_navigation, keep_draft, require_user, respond, session};
     let me = require_user().await?;
     let client_id = match given(client_id) {
         Some(raw) => Some(respond(parley::ClientId::parse(&raw).map_err(Into::into))?),
         None => None,
     };
     let note = given(note).is_some_and(|v| v != "0" && v != "false");
-    let sent = respond(
-        backend::conversations::send(&backend()?, &me, conversation_id, &body, client_id.as_ref(), note)
-            .await,
-    )?;
-    Ok(sent.message)
+    match backend::conversations::send(&backend()?, &me, conversation_id, &body, client_id.as_ref(), note)
+        .await
+    {
+        Ok(sent) => Ok(sent.message),
+        Err(e) => {
+            // A plain form post gets a redirect back to the thread: the
+            // text waits there in the composer (too long, too fast: not lost).
+            if is_form_navigation() && !body.trim().is_empty() {
+                keep_draft(&session().await?, conversation_id, &body).await;
+            }
+            Err(fail(e))
+        }
+    }
 }
 
 /// Resolve, reopen or close (staff; close is for admins).

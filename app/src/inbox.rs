@@ -189,7 +189,7 @@ fn StaffThreadView(
                         {move || state.assignee.with(|a| assignee_line(a.as_ref()))}
                     </span>
                 </header>
-                <ThreadBody state=state me=me.clone() canned=canned/>
+                <ThreadBody state=state me=me.clone() canned=canned draft=view.draft.clone()/>
             </section>
             <aside class="side-panel" aria-label="Conversation details">
                 <Actions state=state me=me.clone() staff=staff set_status=set_status assign=assign/>

@@ -378,7 +378,7 @@ fn CustomerThreadView(view: ThreadView, me: CurrentUser) -> impl IntoView {
                 <SupportStatus/>
                 <ThreadStatus status=state.status/>
             </header>
-            <ThreadBody state=state me=me/>
+            <ThreadBody state=state me=me draft=view.draft.clone()/>
         </section>
     }
 }

@@ -15,6 +15,7 @@ use http::request::Parts;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 use parley::model::CurrentUser;
+use parley::ConversationId;
 use std::net::SocketAddr;
 use std::sync::Once;
 use tower_sessions::Session;
@@ -74,16 +75,7 @@ pub async fn client_address(backend: &Backend) -> ClientAddress {
 /// `Retry-After`, in whole seconds.
 pub fn fail(err: impl Into<AppError>) -> AppError {
     let err = err.into();
-    let is_form_navigation = use_context::<Parts>()
-        .and_then(|parts| {
-            parts
-                .headers
-                .get(ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.contains("text/html"))
-        })
-        .unwrap_or(false);
-    if !is_form_navigation {
+    if !is_form_navigation() {
         if let Some(response) = use_context::<ResponseOptions>() {
             response.set_status(err.status());
             if let Some(ms) = err.retry_after_ms {
@@ -92,6 +84,57 @@ pub fn fail(err: impl Into<AppError>) -> AppError {
         }
     }
     err
+}
+
+/// Whether this request is a plain HTML form post (the page has no WASM
+/// yet, or never will): it expects a page back, not data.
+pub fn is_form_navigation() -> bool {
+    use_context::<Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false)
+}
+
+/// The session key of a refused plain-form message (see [`keep_draft`]).
+const DRAFT_KEY: &str = "composer.draft";
+
+/// A refused plain-form message, kept for the page the browser is sent
+/// back to.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Draft {
+    conversation_id: ConversationId,
+    body: String,
+}
+
+/// Keeps the text of a refused plain-form post in the session, so the page
+/// the browser is sent back to shows it again instead of an empty box (a
+/// message too long or sent too fast is not lost). Only the latest is kept.
+pub async fn keep_draft(session: &Session, conversation_id: ConversationId, body: &str) {
+    // Far beyond any message the server takes; a bound on what a post can
+    // make the session store keep.
+    const MAX_DRAFT_CHARS: usize = 20_000;
+    let draft = Draft {
+        conversation_id,
+        body: body.chars().take(MAX_DRAFT_CHARS).collect(),
+    };
+    if let Err(e) = session.insert(DRAFT_KEY, draft).await {
+        tracing::warn!(error = %e, "could not keep a refused message's text");
+    }
+}
+
+/// The refused plain-form text for `conversation_id`, once.
+pub async fn take_draft(session: &Session, conversation_id: ConversationId) -> Option<String> {
+    let draft: Draft = session.get(DRAFT_KEY).await.ok().flatten()?;
+    if draft.conversation_id != conversation_id {
+        return None;
+    }
+    let _ = session.remove_value(DRAFT_KEY).await;
+    Some(draft.body)
 }
 
 /// Converts a core result, recording the status on failure.

@@ -52,6 +52,16 @@ test('without JavaScript the composer shows a refused message, and a retried pos
   await expect(composer.getByLabel('Message')).toHaveAttribute('aria-invalid', 'true');
   await expect(composer.getByLabel('Message')).toHaveAccessibleDescription('Write a message first.');
 
+  // A message too long is refused, and the text stays in the box to shorten.
+  const long = 'A very long story. '.repeat(300);
+  await composer.getByLabel('Message').fill(long);
+  await composer.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByTestId('composer-error')).toContainText('Messages can be at most 5000 characters');
+  await expect(composer.getByLabel('Message')).toHaveValue(long);
+  // given back once: a reload shows an empty box again
+  await page.goto(new URL(page.url()).pathname);
+  await expect(composer.getByLabel('Message')).toHaveValue('');
+
   // A message goes out; the same post again (a browser retrying after the
   // answer was lost) must not store it twice.
   let posted: string | null = null;

@@ -72,6 +72,7 @@ pub(super) fn Composer(
     state: ThreadState,
     staff: bool,
     canned: Option<Signal<Vec<CannedResponse>>>,
+    draft: Option<String>,
 ) -> impl IntoView {
     let live = use_live();
     let textarea = NodeRef::<html::Textarea>::new();
@@ -79,7 +80,7 @@ pub(super) fn Composer(
     let refused = failure(ServerAction::<PostMessage>::new());
     let error = RwSignal::new(refused.get_untracked().map(|e| e.message));
     let note = RwSignal::new(false);
-    let text = RwSignal::new(String::new());
+    let text = RwSignal::new(draft.clone().unwrap_or_default());
     let selected = RwSignal::new(0usize);
     let last_typing_sent = StoredValue::new(0i64);
 
@@ -220,7 +221,7 @@ pub(super) fn Composer(
                         text.set(event_target_value(&ev));
                         announce_typing();
                     }
-                ></textarea>
+                >{draft}</textarea>
                 <button type="submit">"Send"</button>
             </div>
             <p class="field-error" id=COMPOSER_ERROR_ID role="alert" data-testid="composer-error">{move || error.get()}</p>

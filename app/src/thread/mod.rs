@@ -53,6 +53,9 @@ pub fn ThreadBody(
     /// Staff get the note switch and canned responses.
     #[prop(optional)]
     canned: Option<Signal<Vec<CannedResponse>>>,
+    /// A refused plain-form post's text, shown again in the composer.
+    #[prop(default = None)]
+    draft: Option<String>,
 ) -> impl IntoView {
     // Whether the reader sees the newest message: the list keeps it there,
     // and only then does the thread count as read.
@@ -67,7 +70,7 @@ pub fn ThreadBody(
             if closed.get() {
                 view! { <ClosedNotice staff=staff/> }.into_any()
             } else {
-                view! { <Composer state=state staff=staff canned=canned/> }.into_any()
+                view! { <Composer state=state staff=staff canned=canned draft=draft.clone()/> }.into_any()
             }
         }}
     }

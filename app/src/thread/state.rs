@@ -273,6 +273,7 @@ pub(super) mod tests {
             },
             last_seq,
             read_markers: Vec::new(),
+            draft: None,
         };
         ThreadState::new(&view, ME)
     }

@@ -201,6 +201,7 @@ pub async fn open_thread(
         history,
         last_seq,
         read_markers,
+        draft: None,
     })
 }
 

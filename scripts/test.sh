@@ -13,8 +13,8 @@
 #   install    install what is missing (scripts/install-tools.sh); a full run
 #              always starts here, single stages expect the tools in place
 #   fmt        cargo fmt --check
-#   leptosfmt  leptosfmt --check on the view! macros in app/ (skipped unless
-#              PARLEY_LEPTOSFMT=1, until app/ has been reformatted once)
+#   leptosfmt  leptosfmt --check on the view! macros in app/ (format with
+#              `leptosfmt app/src && cargo fmt --all`)
 #   lint       clippy for the server build (ssr) and the browser build (wasm32)
 #   deny       cargo deny check licenses bans sources (deny.toml)
 #   rust       Rust unit and integration tests (real server, SQLite, WebSockets)
@@ -45,12 +45,6 @@ stage_fmt() {
 }
 
 stage_leptosfmt() {
-  # Flip to on (PARLEY_LEPTOSFMT=1 here or in .ci/run) once app/ has been
-  # formatted with `leptosfmt app/src` and committed.
-  if [ "${PARLEY_LEPTOSFMT:-0}" != "1" ]; then
-    echo "skipped: app/ is not leptosfmt-formatted yet (PARLEY_LEPTOSFMT=1 to run it)"
-    return 0
-  fi
   need leptosfmt
   # leptosfmt.toml sets the width to rustfmt's; rustfmt then owns the rest.
   leptosfmt --check app/src

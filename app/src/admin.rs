@@ -68,34 +68,73 @@ pub fn UsersPage() -> impl IntoView {
         }
     });
     view! {
-        <GatedPage gate=Gate::Admin data={move || users} page={move |me, users: Vec<UserListItem>| view! {
-            <Title text="Users"/>
-            <section class="page">
-                <h1>"Users"</h1>
-                <p class="muted">
-                    "Promote customers to agents, or agents to admins. Deactivate an account that should no longer get in: it is signed out everywhere at once, and its messages stay. You cannot change your own account here."
-                </p>
-                {move || match notice.get() {
-                    Some(Ok(text)) => Some(view! { <p class="notice ok" role="status">{text}</p> }.into_any()),
-                    Some(Err(text)) => Some(view! { <p class="notice error" role="alert">{text}</p> }.into_any()),
-                    None => None,
-                }}
-                // On a narrow screen the table scrolls inside its own box.
-                <div class="table-scroll" role="region" aria-label="Users" tabindex="0">
-                <table class="table" data-testid="users">
-                    <thead>
-                        <tr><th>"Name"</th><th>"Email"</th><th>"Role"</th><th>"Since"</th><th></th></tr>
-                    </thead>
-                    <tbody>
-                        {users
-                            .into_iter()
-                            .map(|u| view! { <UserRow user=u me=me.id set_role=set_role set_active=set_active/> })
-                            .collect_view()}
-                    </tbody>
-                </table>
-                </div>
-            </section>
-        }}/>
+        <GatedPage
+            gate=Gate::Admin
+            data={move || users}
+            page={move |me, users: Vec<UserListItem>| {
+                view! {
+                    <Title text="Users" />
+                    <section class="page">
+                        <h1>"Users"</h1>
+                        <p class="muted">
+                            "Promote customers to agents, or agents to admins. Deactivate an account that should no longer get in: it is signed out everywhere at once, and its messages stay. You cannot change your own account here."
+                        </p>
+                        {move || match notice.get() {
+                            Some(Ok(text)) => {
+                                Some(
+                                    view! {
+                                        <p class="notice ok" role="status">
+                                            {text}
+                                        </p>
+                                    }
+                                        .into_any(),
+                                )
+                            }
+                            Some(Err(text)) => {
+                                Some(
+                                    view! {
+                                        <p class="notice error" role="alert">
+                                            {text}
+                                        </p>
+                                    }
+                                        .into_any(),
+                                )
+                            }
+                            None => None,
+                        }}
+                        // On a narrow screen the table scrolls inside its own box.
+                        <div class="table-scroll" role="region" aria-label="Users" tabindex="0">
+                            <table class="table" data-testid="users">
+                                <thead>
+                                    <tr>
+                                        <th>"Name"</th>
+                                        <th>"Email"</th>
+                                        <th>"Role"</th>
+                                        <th>"Since"</th>
+                                        <th></th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {users
+                                        .into_iter()
+                                        .map(|u| {
+                                            view! {
+                                                <UserRow
+                                                    user=u
+                                                    me=me.id
+                                                    set_role=set_role
+                                                    set_active=set_active
+                                                />
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    </section>
+                }
+            }}
+        />
     }
 }
 
@@ -138,30 +177,47 @@ fn UserRow(
             <td>{email.clone()}</td>
             <td>
                 <span class=format!("role-tag role-{}", user.role.as_str())>{user.role.label()}</span>
-                {deactivated.then(|| view! { " " <span class="role-tag deactivated">"Deactivated"</span> })}
+                {deactivated
+                    .then(|| {
+                        view! {
+                            " "
+                            <span class="role-tag deactivated">"Deactivated"</span>
+                        }
+                    })}
             </td>
             <td>{user.created_at.month_year()}</td>
             <td>
-                {(!is_me).then(|| view! {
-                    <ActionForm action=set_role attr:class="inline">
-                        <input type="hidden" name="user_id" value=user.id.0/>
-                        <select name="role" aria-label=format!("Role for {name}")>
-                            {Role::ALL.into_iter().map(|r| view! {
-                                <option value=r.as_str() selected=r == user.role>{r.label()}</option>
-                            }).collect_view()}
-                        </select>
-                        <button type="submit" class="small">
-                            "Change role"<VisuallyHidden text=format!(" for {name}")/>
-                        </button>
-                    </ActionForm>
-                    <ActionForm action=set_active attr:class="inline">
-                        <input type="hidden" name="user_id" value=user.id.0/>
-                        <input type="hidden" name="active" value=active_value/>
-                        <button type="submit" class="small secondary" aria-label=active_label.clone()>
-                            {if deactivated { "Reactivate" } else { "Deactivate" }}
-                        </button>
-                    </ActionForm>
-                })}
+                {(!is_me)
+                    .then(|| {
+                        view! {
+                            <ActionForm action=set_role attr:class="inline">
+                                <input type="hidden" name="user_id" value=user.id.0 />
+                                <select name="role" aria-label=format!("Role for {name}")>
+                                    {Role::ALL
+                                        .into_iter()
+                                        .map(|r| {
+                                            view! {
+                                                <option value=r.as_str() selected=r == user.role>
+                                                    {r.label()}
+                                                </option>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </select>
+                                <button type="submit" class="small">
+                                    "Change role"
+                                    <VisuallyHidden text=format!(" for {name}") />
+                                </button>
+                            </ActionForm>
+                            <ActionForm action=set_active attr:class="inline">
+                                <input type="hidden" name="user_id" value=user.id.0 />
+                                <input type="hidden" name="active" value=active_value />
+                                <button type="submit" class="small secondary" aria-label=active_label.clone()>
+                                    {if deactivated { "Reactivate" } else { "Deactivate" }}
+                                </button>
+                            </ActionForm>
+                        }
+                    })}
             </td>
         </tr>
     }

@@ -132,9 +132,9 @@ impl Gate {
 async fn admit(gate: Gate) -> Result<CurrentUser, AnyView> {
     match use_auth().user.await {
         Ok(Some(user)) if gate.admits(user.role) => Ok(user),
-        Ok(Some(_)) => Err(view! { <Forbidden message=gate.refusal()/> }.into_any()),
-        Ok(None) => Err(view! { <SignInPrompt/> }.into_any()),
-        Err(e) => Err(view! { <ErrorNotice error=e/> }.into_any()),
+        Ok(Some(_)) => Err(view! { <Forbidden message=gate.refusal() /> }.into_any()),
+        Ok(None) => Err(view! { <SignInPrompt /> }.into_any()),
+        Err(e) => Err(view! { <ErrorNotice error=e /> }.into_any()),
     }
 }
 
@@ -147,7 +147,7 @@ async fn admit_with<T>(
     let me = admit(gate).await?;
     match data.await {
         Ok(data) => Ok((me, data)),
-        Err(e) => Err(view! { <ErrorNotice error=e/> }.into_any()),
+        Err(e) => Err(view! { <ErrorNotice error=e /> }.into_any()),
     }
 }
 
@@ -202,12 +202,14 @@ pub async fn no_data() -> Result<(), AppError> {
 pub fn SignInPrompt() -> impl IntoView {
     crate::layout::set_status(401);
     view! {
-        <Title text="Please sign in"/>
+        <Title text="Please sign in" />
         <section class="card narrow">
             <h1>"Please sign in"</h1>
             <p>"You need an account to see this page."</p>
             <p>
-                <A href="/login" attr:class="button">"Sign in"</A>
+                <A href="/login" attr:class="button">
+                    "Sign in"
+                </A>
                 " or "
                 <A href="/register">"create an account"</A>
             </p>
@@ -224,22 +226,36 @@ pub fn LoginPage() -> impl IntoView {
     auth.refresh_after(Signal::derive(move || action.value().get()));
     let error = failure(action);
     view! {
-        <Title text="Sign in"/>
+        <Title text="Sign in" />
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="login-form">
-                <FormError error=error/>
+                <FormError error=error />
                 <label>
                     "Email"
-                    <input type="email" name="email" autocomplete="email" aria-invalid=invalid(error, "email") aria-describedby=described_by(error, "email")/>
+                    <input
+                        type="email"
+                        name="email"
+                        autocomplete="email"
+                        aria-invalid=invalid(error, "email")
+                        aria-describedby=described_by(error, "email")
+                    />
                 </label>
-                <FieldError error=error field="email"/>
+                <FieldError error=error field="email" />
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="current-password" aria-invalid=invalid(error, "password") aria-describedby=described_by(error, "password")/>
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        aria-invalid=invalid(error, "password")
+                        aria-describedby=described_by(error, "password")
+                    />
                 </label>
-                <FieldError error=error field="password"/>
-                <button type="submit" disabled=move || action.pending().get()>"Sign in"</button>
+                <FieldError error=error field="password" />
+                <button type="submit" disabled=move || action.pending().get()>
+                    "Sign in"
+                </button>
             </ActionForm>
             <p class="muted">"New here? " <A href="/register">"Create an account"</A></p>
         </section>
@@ -253,22 +269,34 @@ pub fn RegisterPage() -> impl IntoView {
     auth.refresh_after(Signal::derive(move || action.value().get()));
     let error = failure(action);
     view! {
-        <Title text="Create your account"/>
+        <Title text="Create your account" />
         <section class="card narrow">
             <h1>"Create your account"</h1>
             <p class="muted">"An account lets you talk to our support team and keep your conversations."</p>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="register-form">
-                <FormError error=error/>
+                <FormError error=error />
                 <label>
                     "Name"
-                    <input type="text" name="name" autocomplete="name" aria-invalid=invalid(error, "name") aria-describedby=described_by(error, "name")/>
+                    <input
+                        type="text"
+                        name="name"
+                        autocomplete="name"
+                        aria-invalid=invalid(error, "name")
+                        aria-describedby=described_by(error, "name")
+                    />
                 </label>
-                <FieldError error=error field="name"/>
+                <FieldError error=error field="name" />
                 <label>
                     "Email"
-                    <input type="email" name="email" autocomplete="email" aria-invalid=invalid(error, "email") aria-describedby=described_by(error, "email")/>
+                    <input
+                        type="email"
+                        name="email"
+                        autocomplete="email"
+                        aria-invalid=invalid(error, "email")
+                        aria-describedby=described_by(error, "email")
+                    />
                 </label>
-                <FieldError error=error field="email"/>
+                <FieldError error=error field="email" />
                 <label>
                     "Password"
                     <input
@@ -284,9 +312,13 @@ pub fn RegisterPage() -> impl IntoView {
                         }
                     />
                 </label>
-                <p class="hint" id="password-hint">"At least 8 characters; not a common password, your name or your email."</p>
-                <FieldError error=error field="password"/>
-                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+                <p class="hint" id="password-hint">
+                    "At least 8 characters; not a common password, your name or your email."
+                </p>
+                <FieldError error=error field="password" />
+                <button type="submit" disabled=move || action.pending().get()>
+                    "Create account"
+                </button>
             </ActionForm>
             <p class="muted">"Already have an account? " <A href="/login">"Sign in"</A></p>
         </section>
@@ -299,7 +331,9 @@ pub fn LogoutButton() -> impl IntoView {
     let action = use_auth().logout;
     view! {
         <ActionForm action=action attr:class="inline">
-            <button type="submit" class="link-button" data-testid="logout">"Log out"</button>
+            <button type="submit" class="link-button" data-testid="logout">
+                "Log out"
+            </button>
         </ActionForm>
     }
 }

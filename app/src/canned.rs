@@ -59,66 +59,115 @@ pub fn CannedPage() -> impl IntoView {
     let error = failure(save);
     let delete_error = failure(delete);
     view! {
-        <GatedPage gate=Gate::Admin data={move || responses} page={move |_, list: Vec<CannedResponse>| view! {
-            <Title text="Canned responses"/>
-            <section class="page" data-testid="canned">
-                <h1>"Canned responses"</h1>
-                <p class="muted">"Agents type " <code>"/shortcut"</code> " in the composer to insert one."</p>
-                <FormError error=delete_error/>
-                {if list.is_empty() {
-                    view! { <p class="empty card">"None yet."</p> }.into_any()
-                } else {
-                    view! {
-                        <div class="table-scroll" role="region" aria-label="Canned responses" tabindex="0">
-                        <table class="table" data-testid="canned-table">
-                            <thead><tr><th>"Shortcut"</th><th>"Title"</th><th>"Text"</th><th></th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|c| {
-                                    let names = format!(" /{}", c.shortcut);
-                                    view! {
-                                    <tr data-shortcut=c.shortcut.clone()>
-                                        <td><code>{format!("/{}", c.shortcut)}</code></td>
-                                        <td>{c.title.clone()}</td>
-                                        <td>{parley::validate::preview(&c.body, 80)}</td>
-                                        <td>
-                                            <ActionForm action=delete attr:class="inline">
-                                                <input type="hidden" name="id" value=c.id.0/>
-                                                <button type="submit" class="secondary small">
-                                                    "Delete"<VisuallyHidden text=names.clone()/>
-                                                </button>
-                                            </ActionForm>
-                                        </td>
-                                    </tr>
-                                }}).collect_view()}
-                            </tbody>
-                        </table>
-                        </div>
-                    }.into_any()
-                }}
-                <h2>"Add a response"</h2>
-                <ActionForm action=save attr:class="form card" attr:novalidate=true attr:data-testid="canned-form">
-                    <FormError error=error/>
-                    <label>
-                        "Shortcut"
-                        <input type="text" name="shortcut" placeholder="refund"
-                            aria-invalid=invalid(error, "shortcut") aria-describedby=described_by(error, "shortcut")/>
-                    </label>
-                    <FieldError error=error field="shortcut"/>
-                    <label>
-                        "Title"
-                        <input type="text" name="title" placeholder="Refund policy"
-                            aria-invalid=invalid(error, "title") aria-describedby=described_by(error, "title")/>
-                    </label>
-                    <FieldError error=error field="title"/>
-                    <label>
-                        "Text"
-                        <textarea name="body" rows="4"
-                            aria-invalid=invalid(error, "body") aria-describedby=described_by(error, "body")></textarea>
-                    </label>
-                    <FieldError error=error field="body"/>
-                    <div class="actions"><button type="submit">"Save"</button></div>
-                </ActionForm>
-            </section>
-        }}/>
+        <GatedPage
+            gate=Gate::Admin
+            data={move || responses}
+            page={move |_, list: Vec<CannedResponse>| {
+                view! {
+                    <Title text="Canned responses" />
+                    <section class="page" data-testid="canned">
+                        <h1>"Canned responses"</h1>
+                        <p class="muted">
+                            "Agents type " <code>"/shortcut"</code> " in the composer to insert one."
+                        </p>
+                        <FormError error=delete_error />
+                        {if list.is_empty() {
+                            view! { <p class="empty card">"None yet."</p> }.into_any()
+                        } else {
+                            view! {
+                                <div
+                                    class="table-scroll"
+                                    role="region"
+                                    aria-label="Canned responses"
+                                    tabindex="0"
+                                >
+                                    <table class="table" data-testid="canned-table">
+                                        <thead>
+                                            <tr>
+                                                <th>"Shortcut"</th>
+                                                <th>"Title"</th>
+                                                <th>"Text"</th>
+                                                <th></th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {list
+                                                .into_iter()
+                                                .map(|c| {
+                                                    let names = format!(" /{}", c.shortcut);
+                                                    view! {
+                                                        <tr data-shortcut=c.shortcut.clone()>
+                                                            <td>
+                                                                <code>{format!("/{}", c.shortcut)}</code>
+                                                            </td>
+                                                            <td>{c.title.clone()}</td>
+                                                            <td>{parley::validate::preview(&c.body, 80)}</td>
+                                                            <td>
+                                                                <ActionForm action=delete attr:class="inline">
+                                                                    <input type="hidden" name="id" value=c.id.0 />
+                                                                    <button type="submit" class="secondary small">
+                                                                        "Delete"
+                                                                        <VisuallyHidden text=names.clone() />
+                                                                    </button>
+                                                                </ActionForm>
+                                                            </td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }
+                                .into_any()
+                        }}
+                        <h2>"Add a response"</h2>
+                        <ActionForm
+                            action=save
+                            attr:class="form card"
+                            attr:novalidate=true
+                            attr:data-testid="canned-form"
+                        >
+                            <FormError error=error />
+                            <label>
+                                "Shortcut"
+                                <input
+                                    type="text"
+                                    name="shortcut"
+                                    placeholder="refund"
+                                    aria-invalid=invalid(error, "shortcut")
+                                    aria-describedby=described_by(error, "shortcut")
+                                />
+                            </label>
+                            <FieldError error=error field="shortcut" />
+                            <label>
+                                "Title"
+                                <input
+                                    type="text"
+                                    name="title"
+                                    placeholder="Refund policy"
+                                    aria-invalid=invalid(error, "title")
+                                    aria-describedby=described_by(error, "title")
+                                />
+                            </label>
+                            <FieldError error=error field="title" />
+                            <label>
+                                "Text"
+                                <textarea
+                                    name="body"
+                                    rows="4"
+                                    aria-invalid=invalid(error, "body")
+                                    aria-describedby=described_by(error, "body")
+                                ></textarea>
+                            </label>
+                            <FieldError error=error field="body" />
+                            <div class="actions">
+                                <button type="submit">"Save"</button>
+                            </div>
+                        </ActionForm>
+                    </section>
+                }
+            }}
+        />
     }
 }

@@ -39,7 +39,11 @@ pub fn InboxPage() -> impl IntoView {
         |(tab, status, unanswered, before)| inbox_page(tab, status, unanswered, before),
     );
     view! {
-        <GatedPage gate=Gate::Staff data={move || page} page={|me, page| view! { <Inbox page=page me=me/> }}/>
+        <GatedPage
+            gate=Gate::Staff
+            data={move || page}
+            page={|me, page| view! { <Inbox page=page me=me /> }}
+        />
     }
 }
 
@@ -64,47 +68,70 @@ fn Inbox(page: ConversationPage, me: CurrentUser) -> impl IntoView {
         unanswered: param("unanswered").is_some(),
     };
     view! {
-        <Title text="Inbox"/>
+        <Title text="Inbox" />
         <div class="thread-layout with-panel">
-        <section class="page" data-testid="inbox">
-            <div class="page-head">
-                <h1>"Inbox"</h1>
-                <crate::alerts::EnableNotifications/>
-            </div>
-            <nav class="tabs" aria-label="Inbox tabs">
-                {InboxTab::ALL.into_iter().map(|t| view! {
-                    <a
-                        href=move || tab_href(t)
-                        class:active=move || tab() == t
-                        aria-current=move || (tab() == t).then_some("page")
-                        data-testid=format!("tab-{}", t.as_str())
-                    >
-                        {t.label()}
-                    </a>
-                }).collect_view()}
-            </nav>
-            <Form method="GET" action="/inbox" attr:class="filters" attr:data-testid="inbox-filters">
-                <input type="hidden" name="tab" value=move || tab().as_str()/>
-                <label>
-                    "Status "
-                    <select name="status" aria-label="Status">
-                        <option value="" selected=move || param("status").is_none()>"Any"</option>
-                        {ConversationStatus::ALL.into_iter().map(|s| view! {
-                            <option value=s.as_str() selected=move || param("status").as_deref() == Some(s.as_str())>{s.label()}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <label>
-                    <input type="checkbox" name="unanswered" value="1" checked=move || param("unanswered").is_some()/>
-                    " Unanswered only"
-                </label>
-                <button type="submit" class="secondary small">"Apply"</button>
-            </Form>
-            <ConversationList page=page me=me base="/inbox" filter=filter/>
-        </section>
-        <aside class="side-panel" aria-label="Team">
-            <TeamList/>
-        </aside>
+            <section class="page" data-testid="inbox">
+                <div class="page-head">
+                    <h1>"Inbox"</h1>
+                    <crate::alerts::EnableNotifications />
+                </div>
+                <nav class="tabs" aria-label="Inbox tabs">
+                    {InboxTab::ALL
+                        .into_iter()
+                        .map(|t| {
+                            view! {
+                                <a
+                                    href=move || tab_href(t)
+                                    class:active=move || tab() == t
+                                    aria-current=move || (tab() == t).then_some("page")
+                                    data-testid=format!("tab-{}", t.as_str())
+                                >
+                                    {t.label()}
+                                </a>
+                            }
+                        })
+                        .collect_view()}
+                </nav>
+                <Form method="GET" action="/inbox" attr:class="filters" attr:data-testid="inbox-filters">
+                    <input type="hidden" name="tab" value=move || tab().as_str() />
+                    <label>
+                        "Status " <select name="status" aria-label="Status">
+                            <option value="" selected=move || param("status").is_none()>
+                                "Any"
+                            </option>
+                            {ConversationStatus::ALL
+                                .into_iter()
+                                .map(|s| {
+                                    view! {
+                                        <option
+                                            value=s.as_str()
+                                            selected=move || param("status").as_deref() == Some(s.as_str())
+                                        >
+                                            {s.label()}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <label>
+                        <input
+                            type="checkbox"
+                            name="unanswered"
+                            value="1"
+                            checked=move || param("unanswered").is_some()
+                        />
+                        " Unanswered only"
+                    </label>
+                    <button type="submit" class="secondary small">
+                        "Apply"
+                    </button>
+                </Form>
+                <ConversationList page=page me=me base="/inbox" filter=filter />
+            </section>
+            <aside class="side-panel" aria-label="Team">
+                <TeamList />
+            </aside>
         </div>
     }
 }
@@ -141,19 +168,32 @@ pub fn StaffThreadPage() -> impl IntoView {
         <GatedPage
             gate=Gate::Staff
             data=data
-            page={move |me, data: StaffThreadData| view! {
-                <Title text=data.view.summary.title.clone()/>
-                <p class="back"><A href="/inbox">"← Inbox"</A></p>
-                {move || action_error().map(|e| view! { <p class="notice error" role="alert">{e}</p> })}
-                <StaffThreadView
-                    view=data.view
-                    me=me
-                    profile=data.profile
-                    staff=data.staff
-                    canned=Signal::stored(data.canned)
-                    set_status=set_status
-                    assign=assign
-                />
+            page={move |me, data: StaffThreadData| {
+                view! {
+                    <Title text=data.view.summary.title.clone() />
+                    <p class="back">
+                        <A href="/inbox">"← Inbox"</A>
+                    </p>
+                    {move || {
+                        action_error()
+                            .map(|e| {
+                                view! {
+                                    <p class="notice error" role="alert">
+                                        {e}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <StaffThreadView
+                        view=data.view
+                        me=me
+                        profile=data.profile
+                        staff=data.staff
+                        canned=Signal::stored(data.canned)
+                        set_status=set_status
+                        assign=assign
+                    />
+                }
             }}
         />
     }
@@ -184,17 +224,17 @@ fn StaffThreadView(
             <section class="thread" data-testid="thread">
                 <header class="thread-head">
                     <h1>{view.summary.title.clone()}</h1>
-                    <ThreadStatus status=state.status/>
+                    <ThreadStatus status=state.status />
                     <span class="muted" data-testid="assignee">
                         {move || state.assignee.with(|a| assignee_line(a.as_ref()))}
                     </span>
                 </header>
-                <ThreadBody state=state me=me.clone() canned=canned draft=view.draft.clone()/>
+                <ThreadBody state=state me=me.clone() canned=canned draft=view.draft.clone() />
             </section>
             <aside class="side-panel" aria-label="Conversation details">
-                <Actions state=state me=me.clone() staff=staff set_status=set_status assign=assign/>
-                <CustomerPanel profile=profile/>
-                {me.role.is_admin().then(|| view! { <AuditPanel id=id/> })}
+                <Actions state=state me=me.clone() staff=staff set_status=set_status assign=assign />
+                <CustomerPanel profile=profile />
+                {me.role.is_admin().then(|| view! { <AuditPanel id=id /> })}
             </aside>
         </div>
     }
@@ -215,9 +255,11 @@ fn Actions(
     let status_button = move |to: ConversationStatus, label: &'static str| {
         view! {
             <ActionForm action=set_status attr:class="inline">
-                <input type="hidden" name="conversation_id" value=id.0/>
-                <input type="hidden" name="status" value=to.as_str()/>
-                <button type="submit" class="secondary small" data-testid=format!("status-{}", to.as_str())>{label}</button>
+                <input type="hidden" name="conversation_id" value=id.0 />
+                <input type="hidden" name="status" value=to.as_str() />
+                <button type="submit" class="secondary small" data-testid=format!("status-{}", to.as_str())>
+                    {label}
+                </button>
             </ActionForm>
         }
     };
@@ -229,40 +271,65 @@ fn Actions(
         }
         view! {
             <div class="thread-actions">
-                {(assignee != Some(me.id)).then(|| view! {
-                    <ActionForm action=assign attr:class="inline">
-                        <input type="hidden" name="conversation_id" value=id.0/>
-                        <input type="hidden" name="assignee" value="me"/>
-                        <button type="submit" class="small" data-testid="assign-me">"Assign to me"</button>
-                    </ActionForm>
-                })}
-                {matches!(status, ConversationStatus::Open | ConversationStatus::Active).then(|| status_button(ConversationStatus::Resolved, "Resolve"))}
-                {(status == ConversationStatus::Resolved).then(|| status_button(ConversationStatus::Active, "Reopen"))}
+                {(assignee != Some(me.id))
+                    .then(|| {
+                        view! {
+                            <ActionForm action=assign attr:class="inline">
+                                <input type="hidden" name="conversation_id" value=id.0 />
+                                <input type="hidden" name="assignee" value="me" />
+                                <button type="submit" class="small" data-testid="assign-me">
+                                    "Assign to me"
+                                </button>
+                            </ActionForm>
+                        }
+                    })}
+                {matches!(status, ConversationStatus::Open | ConversationStatus::Active)
+                    .then(|| status_button(ConversationStatus::Resolved, "Resolve"))}
+                {(status == ConversationStatus::Resolved)
+                    .then(|| status_button(ConversationStatus::Active, "Reopen"))}
             </div>
             <ActionForm action=assign attr:class="form" attr:data-testid="assign-form">
-                <input type="hidden" name="conversation_id" value=id.0/>
+                <input type="hidden" name="conversation_id" value=id.0 />
                 <label>
-                    "Assign to"
-                    <select name="assignee">
-                        <option value="" selected=assignee.is_none()>"Nobody"</option>
-                        {staff.get_value().into_iter().map(|p| view! {
-                            <option value=p.id.0 selected=assignee == Some(p.id)>{p.name.clone()}</option>
-                        }).collect_view()}
+                    "Assign to" <select name="assignee">
+                        <option value="" selected=assignee.is_none()>
+                            "Nobody"
+                        </option>
+                        {staff
+                            .get_value()
+                            .into_iter()
+                            .map(|p| {
+                                view! {
+                                    <option value=p.id.0 selected=assignee == Some(p.id)>
+                                        {p.name.clone()}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
                     </select>
                 </label>
-                <button type="submit" class="secondary small">"Assign"</button>
+                <button type="submit" class="secondary small">
+                    "Assign"
+                </button>
             </ActionForm>
-            {is_admin.then(|| view! {
-                <details class="danger-zone" data-testid="close-details">
-                    <summary>"Close for good…"</summary>
-                    <p class="muted">"A closed conversation takes no more messages; the customer will have to start a new one. This cannot be undone."</p>
-                    <ActionForm action=set_status attr:class="inline">
-                        <input type="hidden" name="conversation_id" value=id.0/>
-                        <input type="hidden" name="status" value="closed"/>
-                        <button type="submit" class="danger small" data-testid="confirm-close">"Yes, close it"</button>
-                    </ActionForm>
-                </details>
-            })}
+            {is_admin
+                .then(|| {
+                    view! {
+                        <details class="danger-zone" data-testid="close-details">
+                            <summary>"Close for good…"</summary>
+                            <p class="muted">
+                                "A closed conversation takes no more messages; the customer will have to start a new one. This cannot be undone."
+                            </p>
+                            <ActionForm action=set_status attr:class="inline">
+                                <input type="hidden" name="conversation_id" value=id.0 />
+                                <input type="hidden" name="status" value="closed" />
+                                <button type="submit" class="danger small" data-testid="confirm-close">
+                                    "Yes, close it"
+                                </button>
+                            </ActionForm>
+                        </details>
+                    }
+                })}
         }
         .into_any()
     };
@@ -280,9 +347,12 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
     let body = match profile {
         Ok(p) => view! {
             <dl>
-                <dt>"Name"</dt><dd>{p.name.clone()}</dd>
-                <dt>"Email"</dt><dd>{p.email.clone()}</dd>
-                <dt>"Since"</dt><dd>{p.member_since.month_year()}</dd>
+                <dt>"Name"</dt>
+                <dd>{p.name.clone()}</dd>
+                <dt>"Email"</dt>
+                <dd>{p.email.clone()}</dd>
+                <dt>"Since"</dt>
+                <dd>{p.member_since.month_year()}</dd>
             </dl>
             <h2 class="spaced">{format!("Earlier conversations ({})", p.other_conversations.len())}</h2>
             {if p.other_conversations.is_empty() {
@@ -290,17 +360,24 @@ fn CustomerPanel(profile: Result<CustomerProfile, AppError>) -> impl IntoView {
             } else {
                 view! {
                     <ul data-testid="other-conversations">
-                        {p.other_conversations.into_iter().map(|c| view! {
-                            <li>
-                                <a href=format!("/inbox/{}", c.id)>{c.title.clone()}</a>
-                                " "
-                                <StatusTag status=c.status/>
-                                " "
-                                <span class="muted">{c.last_activity_at.relative_to(now)}</span>
-                            </li>
-                        }).collect_view()}
+                        {p
+                            .other_conversations
+                            .into_iter()
+                            .map(|c| {
+                                view! {
+                                    <li>
+                                        <a href=format!("/inbox/{}", c.id)>{c.title.clone()}</a>
+                                        " "
+                                        <StatusTag status=c.status />
+                                        " "
+                                        <span class="muted">{c.last_activity_at.relative_to(now)}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ul>
-                }.into_any()
+                }
+                    .into_any()
             }}
         }
         .into_any(),
@@ -325,29 +402,42 @@ fn AuditPanel(id: ConversationId) -> impl IntoView {
     };
     view! {
         <details class="card" data-testid="audit" on:toggle=on_toggle>
-            <summary><strong>"Audit trail"</strong></summary>
+            <summary>
+                <strong>"Audit trail"</strong>
+            </summary>
             {move || match entries.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="notice error">{e.message}</p> }.into_any(),
-                Some(Ok(entries)) => view! {
-                    <ul class="audit">
-                        {entries.into_iter().map(|e| {
-                            let who = e.actor.map(|a| a.name).unwrap_or_else(|| "System".to_owned());
-                            let change = match (e.from_value, e.to_value) {
-                                (Some(from), Some(to)) => format!("{from} → {to}"),
-                                (None, Some(to)) => format!("→ {to}"),
-                                (Some(from), None) => format!("{from} → nobody"),
-                                (None, None) => String::new(),
-                            };
-                            view! {
-                                <li>
-                                    <strong>{who}</strong>" "{e.action}" "{change}
-                                    <br/><span class="muted">{e.at.utc_string()}</span>
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                }.into_any(),
+                Some(Ok(entries)) => {
+                    view! {
+                        <ul class="audit">
+                            {entries
+                                .into_iter()
+                                .map(|e| {
+                                    let who = e.actor.map(|a| a.name).unwrap_or_else(|| "System".to_owned());
+                                    let change = match (e.from_value, e.to_value) {
+                                        (Some(from), Some(to)) => format!("{from} → {to}"),
+                                        (None, Some(to)) => format!("→ {to}"),
+                                        (Some(from), None) => format!("{from} → nobody"),
+                                        (None, None) => String::new(),
+                                    };
+                                    view! {
+                                        <li>
+                                            <strong>{who}</strong>
+                                            " "
+                                            {e.action}
+                                            " "
+                                            {change}
+                                            <br />
+                                            <span class="muted">{e.at.utc_string()}</span>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }
             }}
         </details>
     }

@@ -48,26 +48,34 @@ pub fn TopBar() -> impl IntoView {
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
-                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                <span class="brand-mark" aria-hidden="true">
+                    "◆"
+                </span>
                 " Parley"
             </A>
             // One suspense boundary for the whole bar: nested ones do not
             // hydrate reliably (see docs/architecture.md).
-            <Transition fallback=|| view! { <Title formatter=|page| document_title(0, page)/> }>
+            <Transition fallback=|| {
+                view! { <Title formatter=|page| document_title(0, page) /> }
+            }>
                 {move || Suspend::new(async move {
                     match auth.user.await {
                         Ok(Some(user)) => {
                             let count = badge.await.unwrap_or(0);
-                            view! { <SignedInNav user=user count=count/> }.into_any()
+                            view! { <SignedInNav user=user count=count /> }.into_any()
                         }
-                        _ => view! {
-                            <Title formatter=|page| document_title(0, page)/>
-                            <nav class="nav" aria-label="Main">
-                                <A href="/login">"Sign in"</A>
-                                <A href="/register" attr:class="button small">"Create account"</A>
-                            </nav>
+                        _ => {
+                            view! {
+                                <Title formatter=|page| document_title(0, page) />
+                                <nav class="nav" aria-label="Main">
+                                    <A href="/login">"Sign in"</A>
+                                    <A href="/register" attr:class="button small">
+                                        "Create account"
+                                    </A>
+                                </nav>
+                            }
+                                .into_any()
                         }
-                        .into_any(),
                     }
                 })}
             </Transition>
@@ -141,13 +149,15 @@ fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
     let badge = move || {
         (count > 0).then(|| {
             view! {
-                <span class="badge" data-testid="nav-badge" aria-hidden="true">{count}</span>
-                <VisuallyHidden text=format!("{count} {counted}")/>
+                <span class="badge" data-testid="nav-badge" aria-hidden="true">
+                    {count}
+                </span>
+                <VisuallyHidden text=format!("{count} {counted}") />
             }
         })
     };
     view! {
-        <Title formatter=move |page| document_title(count, page)/>
+        <Title formatter=move |page| document_title(count, page) />
         <nav class="nav" aria-label="Main" data-testid="nav">
             {(!role.is_staff()).then(|| view! { <A href="/messages">"Messages " {badge()}</A> })}
             {role.is_staff().then(|| view! { <A href="/inbox">"Inbox " {badge()}</A> })}
@@ -155,12 +165,11 @@ fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
             {role.is_admin().then(|| view! { <A href="/admin/canned">"Canned responses"</A> })}
         </nav>
         <div class="account">
-            {role.is_staff().then(|| view! { <AvailabilitySwitch me=user.id/> })}
+            {role.is_staff().then(|| view! { <AvailabilitySwitch me=user.id /> })}
             <span class="who" data-testid="whoami">
                 {user.name.clone()}
                 <span class="role-tag">{role.label()}</span>
-            </span>
-            <LogoutButton/>
+            </span> <LogoutButton />
         </div>
     }
 }
@@ -169,11 +178,13 @@ fn SignedInNav(user: CurrentUser, count: i64) -> impl IntoView {
 pub fn NotFound() -> impl IntoView {
     set_status(404);
     view! {
-        <Title text="Not found"/>
+        <Title text="Not found" />
         <section class="card narrow">
             <h1>"Not found"</h1>
             <p>"There is nothing here, or it is not yours to see."</p>
-            <p><A href="/">"Back to the start"</A></p>
+            <p>
+                <A href="/">"Back to the start"</A>
+            </p>
         </section>
     }
 }
@@ -182,11 +193,13 @@ pub fn NotFound() -> impl IntoView {
 pub fn Forbidden(#[prop(into)] message: String) -> impl IntoView {
     set_status(403);
     view! {
-        <Title text="Not allowed"/>
+        <Title text="Not allowed" />
         <section class="card narrow" data-testid="forbidden">
             <h1>"Not allowed"</h1>
             <p>{message}</p>
-            <p><A href="/">"Back to the start"</A></p>
+            <p>
+                <A href="/">"Back to the start"</A>
+            </p>
         </section>
     }
 }
@@ -196,12 +209,14 @@ pub fn Forbidden(#[prop(into)] message: String) -> impl IntoView {
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     use crate::error::ErrorKind;
     match error.kind {
-        ErrorKind::NotFound => view! { <NotFound/> }.into_any(),
-        ErrorKind::Forbidden => view! { <Forbidden message=error.message/> }.into_any(),
-        ErrorKind::Unauthorized => view! { <crate::auth::SignInPrompt/> }.into_any(),
+        ErrorKind::NotFound => view! { <NotFound /> }.into_any(),
+        ErrorKind::Forbidden => view! { <Forbidden message=error.message /> }.into_any(),
+        ErrorKind::Unauthorized => view! { <crate::auth::SignInPrompt /> }.into_any(),
         _ => view! {
-            <Title text="Something went wrong"/>
-            <p class="notice error" role="alert">{error.message}</p>
+            <Title text="Something went wrong" />
+            <p class="notice error" role="alert">
+                {error.message}
+            </p>
         }
         .into_any(),
     }

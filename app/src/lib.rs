@@ -64,18 +64,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
+                <meta charset="utf-8" />
                 // resizes-content: the on-screen keyboard shrinks the layout viewport
                 // (and `dvh`), so a thread's composer stays above it.
-                <meta name="viewport" content="width=device-width, initial-scale=1, interactive-widget=resizes-content"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="icon" href="/favicon.ico"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
-                <MetaTags/>
+                <meta
+                    name="viewport"
+                    content="width=device-width, initial-scale=1, interactive-widget=resizes-content"
+                />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.ico" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
             </head>
             <body>
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -130,22 +133,26 @@ pub fn App() -> impl IntoView {
     Effect::new(|_| browser::set_body_attribute("data-hydrated", "true"));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/parley.css"/>
+        <Stylesheet id="leptos" href="/pkg/parley.css" />
         <Router>
-            <TopBar/>
-            <ConnectionBanner/>
+            <TopBar />
+            <ConnectionBanner />
             <main class="main">
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
-                    <Route path=path!("/messages") view=messages::MessagesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/messages/new") view=messages::NewConversationPage ssr=SsrMode::Async/>
-                    <Route path=path!("/messages/:id") view=messages::CustomerThreadPage ssr=SsrMode::Async/>
-                    <Route path=path!("/inbox") view=inbox::InboxPage ssr=SsrMode::Async/>
-                    <Route path=path!("/inbox/:id") view=inbox::StaffThreadPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/admin/canned") view=canned::CannedPage ssr=SsrMode::Async/>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/messages") view=messages::MessagesPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/messages/new")
+                        view=messages::NewConversationPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/messages/:id") view=messages::CustomerThreadPage ssr=SsrMode::Async />
+                    <Route path=path!("/inbox") view=inbox::InboxPage ssr=SsrMode::Async />
+                    <Route path=path!("/inbox/:id") view=inbox::StaffThreadPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/canned") view=canned::CannedPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
@@ -182,7 +189,7 @@ fn ConnectionBanner() -> impl IntoView {
 fn HomePage() -> impl IntoView {
     let auth = use_auth();
     view! {
-        <Title text="Talk to support"/>
+        <Title text="Talk to support" />
         <section class="hero">
             <h1>"Talk to our support team"</h1>
             <p class="lead">
@@ -193,19 +200,33 @@ fn HomePage() -> impl IntoView {
                     match auth.user.await {
                         Ok(Some(user)) => {
                             let href = auth::home_for(user.role);
-                            let label = if user.role.is_staff() { "Open the inbox" } else { "Go to your messages" };
+                            let label = if user.role.is_staff() {
+                                "Open the inbox"
+                            } else {
+                                "Go to your messages"
+                            };
                             view! {
                                 <p>{format!("Welcome back, {}.", user.name)}</p>
-                                <p><A href=href attr:class="button">{label}</A></p>
-                            }.into_any()
+                                <p>
+                                    <A href=href attr:class="button">
+                                        {label}
+                                    </A>
+                                </p>
+                            }
+                                .into_any()
                         }
-                        _ => view! {
-                            <p>
-                                <A href="/register" attr:class="button">"Create an account"</A>
-                                " "
-                                <A href="/login">"or sign in"</A>
-                            </p>
-                        }.into_any(),
+                        _ => {
+                            view! {
+                                <p>
+                                    <A href="/register" attr:class="button">
+                                        "Create an account"
+                                    </A>
+                                    " "
+                                    <A href="/login">"or sign in"</A>
+                                </p>
+                            }
+                                .into_any()
+                        }
                     }
                 })}
             </Transition>

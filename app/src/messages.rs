@@ -54,21 +54,32 @@ pub fn ConversationRow(
         <li class="conv-row" class:unread={unread > 0} data-testid="conversation-row" data-id=summary.id.0>
             <a href=href>
                 <span class="conv-title">
-                    {staff.then(|| format!("{} · ", summary.customer.name))}
-                    {summary.title.clone()}
+                    {staff.then(|| format!("{} · ", summary.customer.name))} {summary.title.clone()}
                 </span>
                 <span class="conv-side">
-                    <time title=summary.last_activity_at.utc_string()>{summary.last_activity_at.relative_to(now)}</time>
-                    {(unread > 0).then(|| view! {
-                        <span class="badge" data-testid="unread" aria-hidden="true">{unread}</span>
-                        <VisuallyHidden text=format!("{unread} unread")/>
-                    })}
+                    <time title=summary
+                        .last_activity_at
+                        .utc_string()>{summary.last_activity_at.relative_to(now)}</time>
+                    {(unread > 0)
+                        .then(|| {
+                            view! {
+                                <span class="badge" data-testid="unread" aria-hidden="true">
+                                    {unread}
+                                </span>
+                                <VisuallyHidden text=format!("{unread} unread") />
+                            }
+                        })}
                 </span>
                 <span class="conv-meta">
-                    <StatusTag status=summary.status/>
-                    {awaiting.then(|| view! {
-                        <span class="unanswered" data-testid="unanswered">"● Unanswered"</span>
-                    })}
+                    <StatusTag status=summary.status />
+                    {awaiting
+                        .then(|| {
+                            view! {
+                                <span class="unanswered" data-testid="unanswered">
+                                    "● Unanswered"
+                                </span>
+                            }
+                        })}
                     {staff.then(|| assignee_line(summary.assignee.as_ref()))}
                     <span class="conv-preview">{preview}</span>
                 </span>
@@ -95,7 +106,7 @@ pub fn MessagesPage() -> impl IntoView {
         <GatedPage
             gate=Gate::Customer
             data={move || conversations}
-            page={|me, page| view! { <MyConversations page=page me=me/> }}
+            page={|me, page| view! { <MyConversations page=page me=me /> }}
         />
     }
 }
@@ -103,14 +114,16 @@ pub fn MessagesPage() -> impl IntoView {
 #[component]
 fn MyConversations(page: ConversationPage, me: CurrentUser) -> impl IntoView {
     view! {
-        <Title text="Messages"/>
+        <Title text="Messages" />
         <section class="page" data-testid="messages">
             <div class="page-head">
                 <h1>"Messages"</h1>
-                <SupportStatus/>
-                <A href="/messages/new" attr:class="button">"New conversation"</A>
+                <SupportStatus />
+                <A href="/messages/new" attr:class="button">
+                    "New conversation"
+                </A>
             </div>
-            <ConversationList page=page me=me base="/messages"/>
+            <ConversationList page=page me=me base="/messages" />
         </section>
     }
 }
@@ -152,20 +165,36 @@ pub fn ConversationList(
         "No conversations yet. Start one and the support team will answer here."
     };
     view! {
-        {move || rows.with(Vec::is_empty).then(|| view! { <p class="empty card" data-testid="empty">{empty_text}</p> })}
+        {move || {
+            rows.with(Vec::is_empty)
+                .then(|| {
+                    view! {
+                        <p class="empty card" data-testid="empty">
+                            {empty_text}
+                        </p>
+                    }
+                })
+        }}
         <ul class="conv-list" data-testid="conversation-list">
             <For
                 each=move || rows.get()
                 key=|s| (s.id, s.last_activity_at, s.unread, s.status, s.assignee.as_ref().map(|a| a.id))
                 children=move |summary| {
                     let href = format!("{base}/{}", summary.id);
-                    view! { <ConversationRow summary=summary me=me.clone() href=href now=now/> }
+                    view! { <ConversationRow summary=summary me=me.clone() href=href now=now /> }
                 }
             />
         </ul>
-        {next_href.map(|href| view! {
-            <div class="load-more"><a class="button secondary" href=href>"Older conversations →"</a></div>
-        })}
+        {next_href
+            .map(|href| {
+                view! {
+                    <div class="load-more">
+                        <a class="button secondary" href=href>
+                            "Older conversations →"
+                        </a>
+                    </div>
+                }
+            })}
     }
 }
 
@@ -298,7 +327,7 @@ pub fn NewConversationPage() -> impl IntoView {
         <GatedPage
             gate=Gate::Customer
             data=no_data
-            page={move |_, ()| view! { <NewConversationForm action=action/> }}
+            page={move |_, ()| view! { <NewConversationForm action=action /> }}
         />
     }
 }
@@ -307,27 +336,47 @@ pub fn NewConversationPage() -> impl IntoView {
 fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView {
     let error = failure(action);
     view! {
-        <Title text="New conversation"/>
+        <Title text="New conversation" />
         <section class="card narrow roomy">
             <h1>"New conversation"</h1>
             <p class="muted">"Tell us what you need; the support team answers here."</p>
-            <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="new-conversation">
-                <FormError error=error/>
+            <ActionForm
+                action=action
+                attr:class="form"
+                attr:novalidate=true
+                attr:data-testid="new-conversation"
+            >
+                <FormError error=error />
                 <label>
                     "Subject " <span class="hint">"(optional)"</span>
-                    <input type="text" name="subject" maxlength="200" placeholder="e.g. Where is my order?"
-                        aria-invalid=invalid(error, "subject") aria-describedby=described_by(error, "subject")/>
+                    <input
+                        type="text"
+                        name="subject"
+                        maxlength="200"
+                        placeholder="e.g. Where is my order?"
+                        aria-invalid=invalid(error, "subject")
+                        aria-describedby=described_by(error, "subject")
+                    />
                 </label>
-                <FieldError error=error field="subject"/>
+                <FieldError error=error field="subject" />
                 <label>
                     "Message"
-                    <textarea name="body" rows="5" placeholder="How can we help?"
-                        aria-invalid=invalid(error, "body") aria-describedby=described_by(error, "body")></textarea>
+                    <textarea
+                        name="body"
+                        rows="5"
+                        placeholder="How can we help?"
+                        aria-invalid=invalid(error, "body")
+                        aria-describedby=described_by(error, "body")
+                    ></textarea>
                 </label>
-                <FieldError error=error field="body"/>
+                <FieldError error=error field="body" />
                 <div class="actions">
-                    <button type="submit" disabled=move || action.pending().get()>"Start conversation"</button>
-                    <A href="/messages" attr:class="button secondary">"Cancel"</A>
+                    <button type="submit" disabled=move || action.pending().get()>
+                        "Start conversation"
+                    </button>
+                    <A href="/messages" attr:class="button secondary">
+                        "Cancel"
+                    </A>
                 </div>
             </ActionForm>
         </section>
@@ -361,7 +410,7 @@ pub fn CustomerThreadPage() -> impl IntoView {
         <GatedPage
             gate=Gate::Customer
             data={move || thread}
-            page={|me, view| view! { <CustomerThreadView view=view me=me/> }}
+            page={|me, view| view! { <CustomerThreadView view=view me=me /> }}
         />
     }
 }
@@ -370,15 +419,17 @@ pub fn CustomerThreadPage() -> impl IntoView {
 fn CustomerThreadView(view: ThreadView, me: CurrentUser) -> impl IntoView {
     let state = ThreadState::new(&view, me.id);
     view! {
-        <Title text=view.summary.title.clone()/>
-        <p class="back"><A href="/messages">"← All conversations"</A></p>
+        <Title text=view.summary.title.clone() />
+        <p class="back">
+            <A href="/messages">"← All conversations"</A>
+        </p>
         <section class="thread" data-testid="thread">
             <header class="thread-head">
                 <h1>{view.summary.title.clone()}</h1>
-                <SupportStatus/>
-                <ThreadStatus status=state.status/>
+                <SupportStatus />
+                <ThreadStatus status=state.status />
             </header>
-            <ThreadBody state=state me=me draft=view.draft.clone()/>
+            <ThreadBody state=state me=me draft=view.draft.clone() />
         </section>
     }
 }

@@ -62,7 +62,11 @@ pub fn FieldError(
     field: &'static str,
 ) -> impl IntoView {
     let message = move || error.with(|e| e.as_ref().and_then(|e| e.for_field(field)));
-    view! { <p class="field-error" id=field_error_id(field) data-field=field>{message}</p> }
+    view! {
+        <p class="field-error" id=field_error_id(field) data-field=field>
+            {message}
+        </p>
+    }
 }
 
 /// Above a form: the error about no particular field, if the last
@@ -73,7 +77,11 @@ pub fn FormError(
     error: Signal<Option<AppError>>,
 ) -> impl IntoView {
     let message = move || error.with(|e| e.as_ref().and_then(AppError::general));
-    view! { <p class="form-error" role="alert">{message}</p> }
+    view! {
+        <p class="form-error" role="alert">
+            {message}
+        </p>
+    }
 }
 
 /// Text for screen readers only: what a control is for when its visible
@@ -91,7 +99,7 @@ pub fn VisuallyHidden(#[prop(into)] text: String) -> impl IntoView {
 pub fn ThreadStatus(#[prop(into)] status: Signal<ConversationStatus>) -> impl IntoView {
     view! {
         <span role="status" aria-label="Conversation status" class="thread-status">
-            <StatusTag status=status attr:data-testid="status"/>
+            <StatusTag status=status attr:data-testid="status" />
         </span>
     }
 }
@@ -101,9 +109,9 @@ pub fn ThreadStatus(#[prop(into)] status: Signal<ConversationStatus>) -> impl In
 #[component]
 pub fn StatusTag(#[prop(into)] status: Signal<ConversationStatus>) -> impl IntoView {
     view! {
-        <span class=move || format!("status status-{}", status.get().as_str())>
-            {move || status.get().label()}
-        </span>
+        <span class=move || {
+            format!("status status-{}", status.get().as_str())
+        }>{move || status.get().label()}</span>
     }
 }
 

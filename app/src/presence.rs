@@ -68,13 +68,15 @@ pub fn SupportStatus() -> impl IntoView {
     move || match presence.support_online.get() {
         Some(true) => view! {
             <p class="presence" data-testid="support-status" data-online="true">
-                <span class="dot online"></span>"Support is online"
+                <span class="dot online"></span>
+                "Support is online"
             </p>
         }
         .into_any(),
         Some(false) => view! {
             <p class="presence" data-testid="support-status" data-online="false">
-                <span class="dot away"></span>"Support is away — we'll answer here as soon as we can"
+                <span class="dot away"></span>
+                "Support is away — we'll answer here as soon as we can"
             </p>
         }
         .into_any(),
@@ -105,11 +107,20 @@ pub fn AvailabilitySwitch(me: UserId) -> impl IntoView {
     };
     view! {
         <label class="availability" title=move || error.get().unwrap_or_default()>
-            <span class=move || format!("dot {}", current.get().map_or("offline", Availability::as_str))></span>
+            <span class=move || {
+                format!("dot {}", current.get().map_or("offline", Availability::as_str))
+            }></span>
             <select aria-label="My availability" data-testid="availability" on:change=on_change>
-                {Availability::ALL.into_iter().map(|a| view! {
-                    <option value=a.as_str() selected=move || current.get() == Some(a)>{a.label()}</option>
-                }).collect_view()}
+                {Availability::ALL
+                    .into_iter()
+                    .map(|a| {
+                        view! {
+                            <option value=a.as_str() selected=move || current.get() == Some(a)>
+                                {a.label()}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
             </select>
         </label>
     }
@@ -123,17 +134,30 @@ pub fn TeamList() -> impl IntoView {
         <div class="card" data-testid="team">
             <h2>"Team"</h2>
             <ul class="team">
-                {move || presence.staff.get().into_iter().map(|member| {
-                    let class = if member.online { "dot online" } else if member.availability == Availability::Away { "dot away" } else { "dot" };
-                    let state = if member.online { "online" } else { member.availability.as_str() };
-                    view! {
-                        <li data-online=member.online.to_string()>
-                            <span class=class></span>
-                            {member.user.name.clone()}
-                            <span class="muted">{format!(" · {state}")}</span>
-                        </li>
-                    }
-                }).collect_view()}
+                {move || {
+                    presence
+                        .staff
+                        .get()
+                        .into_iter()
+                        .map(|member| {
+                            let class = if member.online {
+                                "dot online"
+                            } else if member.availability == Availability::Away {
+                                "dot away"
+                            } else {
+                                "dot"
+                            };
+                            let state = if member.online { "online" } else { member.availability.as_str() };
+                            view! {
+                                <li data-online=member.online.to_string()>
+                                    <span class=class></span>
+                                    {member.user.name.clone()}
+                                    <span class="muted">{format!(" · {state}")}</span>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
             </ul>
         </div>
     }

@@ -190,20 +190,31 @@ pub(super) fn Composer(
         >
             {move || {
                 let options = matches.get();
-                (!options.is_empty()).then(|| view! { <CannedMenu options=options active=Signal::derive(active) insert=insert/> })
+                (!options.is_empty())
+                    .then(|| {
+                        view! { <CannedMenu options=options active=Signal::derive(active) insert=insert /> }
+                    })
             }}
-            <input type="hidden" name="conversation_id" value=state.id.0/>
-            <input type="hidden" name="client_id" value=form_client_id()/>
-            {staff.then(|| view! {
-                <div class="mode">
-                    <label>
-                        <input type="checkbox" name="note" value="on" prop:checked=move || note.get()
-                            on:change=move |ev| note.set(event_target_checked(&ev))/>
-                        " Private note (only the team sees it)"
-                    </label>
-                    <span class="muted">"Type / for canned responses"</span>
-                </div>
-            })}
+            <input type="hidden" name="conversation_id" value=state.id.0 />
+            <input type="hidden" name="client_id" value=form_client_id() />
+            {staff
+                .then(|| {
+                    view! {
+                        <div class="mode">
+                            <label>
+                                <input
+                                    type="checkbox"
+                                    name="note"
+                                    value="on"
+                                    prop:checked=move || note.get()
+                                    on:change=move |ev| note.set(event_target_checked(&ev))
+                                />
+                                " Private note (only the team sees it)"
+                            </label>
+                            <span class="muted">"Type / for canned responses"</span>
+                        </div>
+                    }
+                })}
             <div class="composer-row">
                 <textarea
                     name="body"
@@ -221,10 +232,14 @@ pub(super) fn Composer(
                         text.set(event_target_value(&ev));
                         announce_typing();
                     }
-                >{draft}</textarea>
+                >
+                    {draft}
+                </textarea>
                 <button type="submit">"Send"</button>
             </div>
-            <p class="field-error" id=COMPOSER_ERROR_ID role="alert" data-testid="composer-error">{move || error.get()}</p>
+            <p class="field-error" id=COMPOSER_ERROR_ID role="alert" data-testid="composer-error">
+                {move || error.get()}
+            </p>
         </form>
     }
 }
@@ -239,23 +254,36 @@ fn CannedMenu(
     insert: impl Fn(CannedResponse) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
-        <ul class="canned-menu" id=CANNED_MENU_ID role="listbox" aria-label="Canned responses" data-testid="canned-menu">
-            {options.into_iter().enumerate().map(|(i, response)| {
-                let chosen = response.clone();
-                let highlighted = move || active.get() == Some(i);
-                view! {
-                    <li
-                        role="option"
-                        id=canned_option_id(i)
-                        aria-selected=move || highlighted().to_string()
-                        class:selected=highlighted
-                        on:mousedown=move |ev| { ev.prevent_default(); insert(chosen.clone()); }
-                    >
-                        <span class="shortcut">{format!("/{}", response.shortcut)}</span>
-                        {response.title.clone()}
-                    </li>
-                }
-            }).collect_view()}
+        <ul
+            class="canned-menu"
+            id=CANNED_MENU_ID
+            role="listbox"
+            aria-label="Canned responses"
+            data-testid="canned-menu"
+        >
+            {options
+                .into_iter()
+                .enumerate()
+                .map(|(i, response)| {
+                    let chosen = response.clone();
+                    let highlighted = move || active.get() == Some(i);
+                    view! {
+                        <li
+                            role="option"
+                            id=canned_option_id(i)
+                            aria-selected=move || highlighted().to_string()
+                            class:selected=highlighted
+                            on:mousedown=move |ev| {
+                                ev.prevent_default();
+                                insert(chosen.clone());
+                            }
+                        >
+                            <span class="shortcut">{format!("/{}", response.shortcut)}</span>
+                            {response.title.clone()}
+                        </li>
+                    }
+                })
+                .collect_view()}
         </ul>
     }
 }
@@ -266,9 +294,16 @@ pub(super) fn ClosedNotice(staff: bool) -> impl IntoView {
     view! {
         <div class="composer-closed" data-testid="closed">
             <p>"This conversation is closed."</p>
-            {(!staff).then(|| view! {
-                <p><a class="button" href="/messages/new">"Start a new conversation"</a></p>
-            })}
+            {(!staff)
+                .then(|| {
+                    view! {
+                        <p>
+                            <a class="button" href="/messages/new">
+                                "Start a new conversation"
+                            </a>
+                        </p>
+                    }
+                })}
         </div>
     }
 }

@@ -87,23 +87,40 @@ pub(super) fn MessageList(state: ThreadState, me: CurrentUser, at_bottom: RwSign
             on:scroll=on_scroll
             data-testid="messages"
         >
-            {move || state.has_older.get().then(|| view! {
-                <div class="load-more">
-                    <button class="secondary small" on:click=move |_| load_older() disabled=move || loading_older.get()>
-                        {move || if loading_older.get() { "Loading…" } else { "Load older messages" }}
-                    </button>
-                </div>
-            })}
+            {move || {
+                state
+                    .has_older
+                    .get()
+                    .then(|| {
+                        view! {
+                            <div class="load-more">
+                                <button
+                                    class="secondary small"
+                                    on:click=move |_| load_older()
+                                    disabled=move || loading_older.get()
+                                >
+                                    {move || {
+                                        if loading_older.get() { "Loading…" } else { "Load older messages" }
+                                    }}
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             {move || older_error.get().map(|e| view! { <p class="notice error">{e}</p> })}
             <For
                 each=move || state.messages.get()
                 key=|m| (m.id, m.body.len())
-                children=move |m| view! { <MessageItem message=m me=me.clone() now=now seen=seen newest_mine=newest_mine/> }
+                children=move |m| {
+                    view! {
+                        <MessageItem message=m me=me.clone() now=now seen=seen newest_mine=newest_mine />
+                    }
+                }
             />
             <For
                 each=move || state.pending.get()
                 key=|p| (p.client_id.clone(), p.failed.clone())
-                children=move |p| view! { <PendingItem pending=p state=state/> }
+                children=move |p| view! { <PendingItem pending=p state=state /> }
             />
         </div>
     }
@@ -150,9 +167,23 @@ fn MessageItem(
                 <time title=at.utc_string()>{at.relative_to(now)}</time>
                 {move || {
                     if seen.get() == Some(seq) {
-                        Some(view! { <span class="seen" data-testid="seen">"· Seen"</span> }.into_any())
+                        Some(
+                            view! {
+                                <span class="seen" data-testid="seen">
+                                    "· Seen"
+                                </span>
+                            }
+                                .into_any(),
+                        )
                     } else if newest_mine.get() == Some(seq) {
-                        Some(view! { <span class="seen" data-testid="sent">"· Sent"</span> }.into_any())
+                        Some(
+                            view! {
+                                <span class="seen" data-testid="sent">
+                                    "· Sent"
+                                </span>
+                            }
+                                .into_any(),
+                        )
                     } else {
                         None
                     }
@@ -196,17 +227,31 @@ fn PendingItem(pending: Pending, state: ThreadState) -> impl IntoView {
         <article class=class aria-label=label data-testid="pending">
             <div class="bubble">{body}</div>
             {match failed {
-                Some(reason) => view! {
-                    <div class="state failed" role="alert">
-                        {format!("Failed — {reason} ")}
-                        <button class="link-button" on:click=retry_click>"Retry"</button>
-                    </div>
-                }.into_any(),
-                None => view! {
-                    <div class="state">
-                        {move || if live.state.get() == LiveState::Open || live.polling() { "Sending…" } else { "Waiting for the connection…" }}
-                    </div>
-                }.into_any(),
+                Some(reason) => {
+                    view! {
+                        <div class="state failed" role="alert">
+                            {format!("Failed — {reason} ")}
+                            <button class="link-button" on:click=retry_click>
+                                "Retry"
+                            </button>
+                        </div>
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        <div class="state">
+                            {move || {
+                                if live.state.get() == LiveState::Open || live.polling() {
+                                    "Sending…"
+                                } else {
+                                    "Waiting for the connection…"
+                                }
+                            }}
+                        </div>
+                    }
+                        .into_any()
+                }
             }}
         </article>
     }
@@ -223,7 +268,11 @@ pub(super) fn TypingLine(state: ThreadState) -> impl IntoView {
             many => format!("{} are typing…", many.join(", ")),
         }
     };
-    view! { <div class="typing" data-testid="typing" aria-live="polite">{line}</div> }
+    view! {
+        <div class="typing" data-testid="typing" aria-live="polite">
+            {line}
+        </div>
+    }
 }
 
 #[cfg(test)]

@@ -64,13 +64,13 @@ pub fn ThreadBody(
     let staff = me.role.is_staff();
     let closed = Memo::new(move |_| state.status.get() == ConversationStatus::Closed);
     view! {
-        <MessageList state=state me=me at_bottom=at_bottom/>
-        <TypingLine state=state/>
+        <MessageList state=state me=me at_bottom=at_bottom />
+        <TypingLine state=state />
         {move || {
             if closed.get() {
-                view! { <ClosedNotice staff=staff/> }.into_any()
+                view! { <ClosedNotice staff=staff /> }.into_any()
             } else {
-                view! { <Composer state=state staff=staff canned=canned draft=draft.clone()/> }.into_any()
+                view! { <Composer state=state staff=staff canned=canned draft=draft.clone() /> }.into_any()
             }
         }}
     }

@@ -3,7 +3,7 @@
 
 use crate::error::AppError;
 use crate::layout::{loading, ErrorNotice, Forbidden};
-use crate::parts::{described_by, failure, invalid, FieldError, FormError};
+use crate::parts::{failure, Field, FormError};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -231,28 +231,14 @@ pub fn LoginPage() -> impl IntoView {
             <h1>"Sign in"</h1>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="login-form">
                 <FormError error=error />
-                <label>
-                    "Email"
-                    <input
-                        type="email"
-                        name="email"
-                        autocomplete="email"
-                        aria-invalid=invalid(error, "email")
-                        aria-describedby=described_by(error, "email")
-                    />
-                </label>
-                <FieldError error=error field="email" />
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        aria-invalid=invalid(error, "password")
-                        aria-describedby=described_by(error, "password")
-                    />
-                </label>
-                <FieldError error=error field="password" />
+                <Field label="Email" name="email" kind="email" autocomplete="email" error=error />
+                <Field
+                    label="Password"
+                    name="password"
+                    kind="password"
+                    autocomplete="current-password"
+                    error=error
+                />
                 <button type="submit" disabled=move || action.pending().get()>
                     "Sign in"
                 </button>
@@ -275,47 +261,16 @@ pub fn RegisterPage() -> impl IntoView {
             <p class="muted">"An account lets you talk to our support team and keep your conversations."</p>
             <ActionForm action=action attr:class="form" attr:novalidate=true attr:data-testid="register-form">
                 <FormError error=error />
-                <label>
-                    "Name"
-                    <input
-                        type="text"
-                        name="name"
-                        autocomplete="name"
-                        aria-invalid=invalid(error, "name")
-                        aria-describedby=described_by(error, "name")
-                    />
-                </label>
-                <FieldError error=error field="name" />
-                <label>
-                    "Email"
-                    <input
-                        type="email"
-                        name="email"
-                        autocomplete="email"
-                        aria-invalid=invalid(error, "email")
-                        aria-describedby=described_by(error, "email")
-                    />
-                </label>
-                <FieldError error=error field="email" />
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="new-password"
-                        aria-invalid=invalid(error, "password")
-                        aria-describedby=move || {
-                            match described_by(error, "password")() {
-                                Some(error_id) => format!("{error_id} password-hint"),
-                                None => "password-hint".to_owned(),
-                            }
-                        }
-                    />
-                </label>
-                <p class="hint" id="password-hint">
-                    "At least 8 characters; not a common password, your name or your email."
-                </p>
-                <FieldError error=error field="password" />
+                <Field label="Name" name="name" autocomplete="name" error=error />
+                <Field label="Email" name="email" kind="email" autocomplete="email" error=error />
+                <Field
+                    label="Password"
+                    name="password"
+                    kind="password"
+                    autocomplete="new-password"
+                    hint="At least 8 characters; not a common password, your name or your email."
+                    error=error
+                />
                 <button type="submit" disabled=move || action.pending().get()>
                     "Create account"
                 </button>

@@ -3,7 +3,7 @@
 
 use crate::auth::{Gate, GatedPage};
 use crate::error::AppError;
-use crate::parts::{described_by, failure, invalid, FieldError, FormError, VisuallyHidden};
+use crate::parts::{failure, Field, FormError, VisuallyHidden};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use parley::model::CannedResponse;
@@ -129,38 +129,9 @@ pub fn CannedPage() -> impl IntoView {
                             attr:data-testid="canned-form"
                         >
                             <FormError error=error />
-                            <label>
-                                "Shortcut"
-                                <input
-                                    type="text"
-                                    name="shortcut"
-                                    placeholder="refund"
-                                    aria-invalid=invalid(error, "shortcut")
-                                    aria-describedby=described_by(error, "shortcut")
-                                />
-                            </label>
-                            <FieldError error=error field="shortcut" />
-                            <label>
-                                "Title"
-                                <input
-                                    type="text"
-                                    name="title"
-                                    placeholder="Refund policy"
-                                    aria-invalid=invalid(error, "title")
-                                    aria-describedby=described_by(error, "title")
-                                />
-                            </label>
-                            <FieldError error=error field="title" />
-                            <label>
-                                "Text"
-                                <textarea
-                                    name="body"
-                                    rows="4"
-                                    aria-invalid=invalid(error, "body")
-                                    aria-describedby=described_by(error, "body")
-                                ></textarea>
-                            </label>
-                            <FieldError error=error field="body" />
+                            <Field label="Shortcut" name="shortcut" placeholder="refund" error=error />
+                            <Field label="Title" name="title" placeholder="Refund policy" error=error />
+                            <Field label="Text" name="body" rows=4 error=error />
                             <div class="actions">
                                 <button type="submit">"Save"</button>
                             </div>

@@ -6,10 +6,7 @@ use crate::browser::now;
 use crate::conversations::{inbox_page, list_row, my_conversations, open_thread, StartConversation};
 use crate::error::{AppError, ErrorKind};
 use crate::live::use_live;
-use crate::parts::{
-    assignee_line, described_by, failure, invalid, FieldError, FormError, StatusTag, ThreadStatus,
-    VisuallyHidden,
-};
+use crate::parts::{assignee_line, failure, Field, FormError, StatusTag, ThreadStatus, VisuallyHidden};
 use crate::presence::SupportStatus;
 use crate::thread::{ThreadBody, ThreadState};
 use leptos::prelude::*;
@@ -347,29 +344,15 @@ fn NewConversationForm(action: ServerAction<StartConversation>) -> impl IntoView
                 attr:data-testid="new-conversation"
             >
                 <FormError error=error />
-                <label>
-                    "Subject " <span class="hint">"(optional)"</span>
-                    <input
-                        type="text"
-                        name="subject"
-                        maxlength="200"
-                        placeholder="e.g. Where is my order?"
-                        aria-invalid=invalid(error, "subject")
-                        aria-describedby=described_by(error, "subject")
-                    />
-                </label>
-                <FieldError error=error field="subject" />
-                <label>
-                    "Message"
-                    <textarea
-                        name="body"
-                        rows="5"
-                        placeholder="How can we help?"
-                        aria-invalid=invalid(error, "body")
-                        aria-describedby=described_by(error, "body")
-                    ></textarea>
-                </label>
-                <FieldError error=error field="body" />
+                <Field
+                    label="Subject"
+                    label_note="(optional)"
+                    name="subject"
+                    maxlength=200
+                    placeholder="e.g. Where is my order?"
+                    error=error
+                />
+                <Field label="Message" name="body" rows=5 placeholder="How can we help?" error=error />
                 <div class="actions">
                     <button type="submit" disabled=move || action.pending().get()>
                         "Start conversation"

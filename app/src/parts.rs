@@ -36,24 +36,108 @@ fn has_error(error: Signal<Option<AppError>>, field: &'static str) -> bool {
 }
 
 /// `aria-invalid` for `field`'s input: `"true"` while its error shows.
-pub fn invalid(
-    error: Signal<Option<AppError>>,
-    field: &'static str,
-) -> impl Fn() -> Option<&'static str> + Copy {
+fn invalid(error: Signal<Option<AppError>>, field: &'static str) -> impl Fn() -> Option<&'static str> + Copy {
     move || has_error(error, field).then_some("true")
 }
 
 /// `aria-describedby` for `field`'s input: its [`FieldError`] while that
-/// shows, so a screen reader reads the error with the input.
-pub fn described_by(
+/// shows (so a screen reader reads the error with the input), and its hint
+/// if it has one.
+fn described_by(
     error: Signal<Option<AppError>>,
     field: &'static str,
-) -> impl Fn() -> Option<String> + Copy {
-    move || has_error(error, field).then(|| field_error_id(field))
+    hint_id: Option<String>,
+) -> impl Fn() -> Option<String> {
+    move || {
+        let error_id = has_error(error, field).then(|| field_error_id(field));
+        match (error_id, hint_id.clone()) {
+            (Some(error_id), Some(hint_id)) => Some(format!("{error_id} {hint_id}")),
+            (error_id, hint_id) => error_id.or(hint_id),
+        }
+    }
+}
+
+/// One labelled form field: the input (a textarea when `rows` is given),
+/// tied to the server's error about it (`aria-invalid`, `aria-describedby`)
+/// and that error under it, and a hint the input is described by too.
+#[component]
+pub fn Field(
+    /// The visible label, which also names the input.
+    label: &'static str,
+    /// The input's form name: also the server's name for it (`AppError::field`).
+    name: &'static str,
+    /// The form's last error (see [`failure`]).
+    error: Signal<Option<AppError>>,
+    /// The input's `type`.
+    #[prop(default = "text")]
+    kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] placeholder: Option<&'static str>,
+    #[prop(optional)] maxlength: Option<u32>,
+    /// Set for a multi-line field (a textarea of this many rows).
+    #[prop(optional)]
+    rows: Option<u32>,
+    /// After the label, smaller: "(optional)".
+    #[prop(optional)]
+    label_note: Option<&'static str>,
+    /// Under the input, and read with it: what a valid value looks like.
+    #[prop(optional)]
+    hint: Option<&'static str>,
+) -> impl IntoView {
+    let hint_id = hint.map(|_| format!("{name}-hint"));
+    let aria_invalid = invalid(error, name);
+    let aria_describedby = described_by(error, name, hint_id.clone());
+    let control = match rows {
+        Some(rows) => view! {
+            <textarea
+                name=name
+                rows=rows
+                placeholder=placeholder
+                maxlength=maxlength
+                aria-invalid=aria_invalid
+                aria-describedby=aria_describedby
+            ></textarea>
+        }
+        .into_any(),
+        None => view! {
+            <input
+                type=kind
+                name=name
+                autocomplete=autocomplete
+                placeholder=placeholder
+                maxlength=maxlength
+                aria-invalid=aria_invalid
+                aria-describedby=aria_describedby
+            />
+        }
+        .into_any(),
+    };
+    view! {
+        <label>
+            {label}
+            {label_note
+                .map(|note| {
+                    view! {
+                        " "
+                        <span class="hint">{note}</span>
+                    }
+                })} {control}
+        </label>
+        {hint
+            .map(|hint| {
+                view! {
+                    <p class="hint" id=hint_id>
+                        {hint}
+                    </p>
+                }
+            })}
+        <FieldError error=error field=name />
+    }
 }
 
 /// Under an input: the error about `field`, if the last submission had one.
-/// Give the input [`invalid`] and [`described_by`] for the same field.
+/// [`Field`] shows it; a hand-made input gives itself `aria-invalid` and
+/// `aria-describedby` for the same field.
 #[component]
 pub fn FieldError(
     /// The form's last error (see [`failure`]).

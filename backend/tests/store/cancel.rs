@@ -37,9 +37,7 @@ async fn a_send_dropped_at_any_point_is_announced_whenever_it_is_stored() {
     const ATTEMPTS: u64 = 150;
     let store = store_with_limit(100_000).await;
     let ann = store.user("Ann", Role::Customer).await;
-    let (id, _) = conversations::start(&store.backend, &ann, "", "Hello", None)
-        .await
-        .expect("start");
+    let id = store.start(&ann, "Hello").await;
     let mut bus = store.backend.bus.subscribe();
 
     // How long one send takes here, to spread the drops over it.

@@ -1,10 +1,10 @@
 //! A fresh store per test, and the people a test needs.
 
 use backend::limits::SendLimiter;
-use backend::{accounts, Backend, Bus, Db};
+use backend::{accounts, conversations, Backend, Bus, Db};
 use parley::model::CurrentUser;
 use parley::validate::{DisplayName, Email, Password};
-use parley::Role;
+use parley::{ConversationId, Role};
 use tempfile::TempDir;
 
 /// A migrated SQLite file in a temporary folder (removed when dropped) and
@@ -50,5 +50,13 @@ impl Store {
         )
         .await
         .expect("create user")
+    }
+
+    /// `customer` starts a conversation with `body`: its id.
+    pub async fn start(&self, customer: &CurrentUser, body: &str) -> ConversationId {
+        let (id, _) = conversations::start(&self.backend, customer, "", body, None)
+            .await
+            .expect("start a conversation");
+        id
     }
 }

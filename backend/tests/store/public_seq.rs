@@ -117,9 +117,7 @@ async fn the_bus_numbers_each_message_for_each_audience() {
     let store = store().await;
     let ann = store.user("Ann", Role::Customer).await;
     let avery = store.user("Avery", Role::Agent).await;
-    let (id, _) = conversations::start(&store.backend, &ann, "", "Hello", None)
-        .await
-        .expect("start");
+    let id = store.start(&ann, "Hello").await;
     let mut bus = store.backend.bus.subscribe();
     send(&store, &avery, id, "a note", true).await;
     send(&store, &avery, id, "Hi Ann", false).await;

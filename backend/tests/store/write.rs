@@ -229,9 +229,7 @@ async fn seqs_follow_commit_order_on_the_bus() {
     let store = store().await;
     let ann = store.user("Ann", Role::Customer).await;
     let avery = store.user("Avery", Role::Agent).await;
-    let (id, _) = conversations::start(&store.backend, &ann, "", "Hello", None)
-        .await
-        .expect("start");
+    let id = store.start(&ann, "Hello").await;
     let mut bus = store.backend.bus.subscribe();
 
     let mut writers = Vec::new();
@@ -330,9 +328,7 @@ async fn a_resend_returns_the_stored_message_and_spends_no_allowance() {
 async fn a_client_id_race_is_answered_like_a_resend() {
     let store = store().await;
     let ann = store.user("Ann", Role::Customer).await;
-    let (id, _) = conversations::start(&store.backend, &ann, "", "Hello", None)
-        .await
-        .expect("start");
+    let id = store.start(&ann, "Hello").await;
 
     let read = SqlitePoolOptions::new()
         .max_connections(2)

@@ -1,6 +1,6 @@
 //! Registration, sign-in, sessions, roles and the cross-site guard.
 
-use crate::helpers::{spawn_app, spawn_app_with, PASSWORD};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp, PASSWORD};
 use parley::Role;
 use reqwest::StatusCode;
 use server::cli::ServeArgs;
@@ -158,9 +158,8 @@ async fn login_rotates_the_session_id_and_logout_ends_it() {
     assert!(me.is_null(), "{me}");
 }
 
-#[tokio::test]
-async fn session_cookie_is_http_only_and_lax() {
-    let app = spawn_app().await;
+/// The `Set-Cookie` a sign-in as a new customer gets from `app`.
+async fn session_cookie(app: &TestApp) -> String {
     app.create_user("ann@example.com", Role::Customer).await;
     let response = reqwest::Client::new()
         .post(app.url("/api/login"))
@@ -168,12 +167,17 @@ async fn session_cookie_is_http_only_and_lax() {
         .send()
         .await
         .expect("login");
-    let cookie = response
+    response
         .headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .expect("set-cookie")
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_and_lax() {
+    let cookie = session_cookie(&spawn_app().await).await;
     assert!(cookie.starts_with("parley_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -187,19 +191,7 @@ async fn https_public_url_makes_cookies_secure() {
         ..ServeArgs::default()
     })
     .await;
-    app.create_user("ann@example.com", Role::Customer).await;
-    let response = reqwest::Client::new()
-        .post(app.url("/api/login"))
-        .form(&[("email", "ann@example.com"), ("password", PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let cookie = session_cookie(&app).await;
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 

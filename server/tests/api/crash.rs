@@ -12,7 +12,7 @@
 //! both sides receive every stored message, in seq order.
 
 use crate::helpers::{client_at, Client, Socket, PASSWORD};
-use crate::process::{free_addr, parley_command, start_serving};
+use crate::process::{free_addr, Scratch};
 use backend::Db;
 use futures::{SinkExt, StreamExt};
 use parley::protocol::{ClientFrame, ServerFrame};
@@ -21,7 +21,6 @@ use parley::{ConversationId, MessageId, Role, Seq};
 use reqwest::StatusCode;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,15 +34,15 @@ const WINDOW: usize = 12;
 /// Acknowledgements (both sides together) after which the server is killed.
 const KILL_AFTER_ACKS: usize = 40;
 
-/// Starts `parley serve` on `addr` with the database at `db_url` and waits
-/// until it answers `/healthz`.
-async fn start_parley(dir: &Path, db_url: &str, addr: SocketAddr) -> Child {
-    let mut command = parley_command(dir, db_url, addr, &["serve"]);
+/// Starts `parley serve` on `addr` (limits out of the burst's way) and
+/// waits until it answers `/healthz`.
+async fn start_parley(scratch: &Scratch, addr: SocketAddr) -> Child {
+    let mut command = scratch.command(addr, &["serve"]);
     command
         .env("PARLEY_RATE_PER_MINUTE", "1000000")
         .env("PARLEY_SOCKET_FRAMES_PER_SEC", "1000000")
         .env("PARLEY_SOCKET_FRAME_BURST", "1000000");
-    start_serving(command, dir, addr).await
+    scratch.serve(command, addr).await
 }
 
 async fn create_user(db: &Db, email: &str, role: Role) {
@@ -213,15 +212,14 @@ impl Side {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_a_sigkill_mid_burst_and_resends_are_stored_once() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
-    let db = Db::connect(&db_url).await.expect("open database");
+    let scratch = Scratch::new();
+    let db = Db::connect(&scratch.db_url).await.expect("open database");
     db.migrate().await.expect("migrate");
     create_user(&db, "casey@example.com", Role::Customer).await;
     create_user(&db, "avery@example.com", Role::Agent).await;
 
     let addr = free_addr();
-    let mut server = start_parley(dir.path(), &db_url, addr).await;
+    let mut server = start_parley(&scratch, addr).await;
     let customer = sign_in(addr, "casey@example.com").await;
     let agent = sign_in(addr, "avery@example.com").await;
     let (status, id) = customer
@@ -280,7 +278,7 @@ async fn acknowledged_messages_survive_a_sigkill_mid_burst_and_resends_are_store
     );
 
     // Same file, same port: everyone comes back and finishes.
-    let _server = start_parley(dir.path(), &db_url, addr).await;
+    let _server = start_parley(&scratch, addr).await;
     let finishing: Vec<_> = sides
         .into_iter()
         .map(|mut side| {

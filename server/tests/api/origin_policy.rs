@@ -5,7 +5,7 @@
 //! without either setting trust `Host` and say so at start.
 
 use crate::helpers::{spawn_app_with, PASSWORD};
-use crate::process::{free_addr, parley_command, server_log, start_serving};
+use crate::process::Scratch;
 use parley::Role;
 use reqwest::StatusCode;
 use server::cli::ServeArgs;
@@ -56,30 +56,16 @@ async fn local_only_refuses_a_rebound_host_name_on_posts_and_the_socket() {
 
 #[tokio::test]
 async fn a_debug_build_without_a_public_url_warns_that_it_trusts_host() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
-    let addr = free_addr();
-    let _server = start_serving(
-        parley_command(dir.path(), &db_url, addr, &["serve"]),
-        dir.path(),
-        addr,
-    )
-    .await;
-    let log = server_log(dir.path());
+    let scratch = Scratch::new();
+    let _server = scratch.serve_with(&["serve"]).await;
+    let log = scratch.log();
     assert!(
         log.contains("PARLEY_PUBLIC_URL is not set") && log.contains("Host"),
         "{log}"
     );
 
     // With --local-only there is nothing to warn about.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
-    let addr = free_addr();
-    let _server = start_serving(
-        parley_command(dir.path(), &db_url, addr, &["serve", "--local-only"]),
-        dir.path(),
-        addr,
-    )
-    .await;
-    assert!(!server_log(dir.path()).contains("PARLEY_PUBLIC_URL is not set"));
+    let scratch = Scratch::new();
+    let _server = scratch.serve_with(&["serve", "--local-only"]).await;
+    assert!(!scratch.log().contains("PARLEY_PUBLIC_URL is not set"));
 }

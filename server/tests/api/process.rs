@@ -9,10 +9,51 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
+/// A folder of its own for one `parley` process (or several in turn): its
+/// SQLite database, its site folder and its `server.log`.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    /// `sqlite://…/parley.db` inside the folder.
+    pub db_url: String,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
+        Scratch { dir, db_url }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `parley <args>` on this folder's database, serving at `addr`.
+    pub fn command(&self, addr: SocketAddr, args: &[&str]) -> Command {
+        parley_command(self.path(), &self.db_url, addr, args)
+    }
+
+    /// Starts `command` and waits until it answers at `addr`.
+    pub async fn serve(&self, command: Command, addr: SocketAddr) -> Child {
+        start_serving(command, self.path(), addr).await
+    }
+
+    /// `parley <args>` on a free port, once it answers `/healthz`.
+    pub async fn serve_with(&self, args: &[&str]) -> (Child, SocketAddr) {
+        let addr = free_addr();
+        (self.serve(self.command(addr, args), addr).await, addr)
+    }
+
+    /// What the process wrote so far.
+    pub fn log(&self) -> String {
+        server_log(self.path())
+    }
+}
+
 /// `parley <args>` with only the environment set here: the database, the
 /// address, an empty site folder and quiet logs. Its output (logs go to
 /// stdout, a refusal to stderr) goes to `server.log` in `dir`.
-pub fn parley_command(dir: &Path, db_url: &str, addr: SocketAddr, args: &[&str]) -> Command {
+fn parley_command(dir: &Path, db_url: &str, addr: SocketAddr, args: &[&str]) -> Command {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -34,12 +75,12 @@ pub fn parley_command(dir: &Path, db_url: &str, addr: SocketAddr, args: &[&str])
 }
 
 /// What the child wrote to stderr so far.
-pub fn server_log(dir: &Path) -> String {
+fn server_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
 }
 
 /// Spawns `command` and waits until it answers `/healthz` at `addr`.
-pub async fn start_serving(mut command: Command, dir: &Path, addr: SocketAddr) -> Child {
+async fn start_serving(mut command: Command, dir: &Path, addr: SocketAddr) -> Child {
     let mut child = command.spawn().expect("start parley");
     let health = format!("http://{addr}/healthz");
     let http = reqwest::Client::new();

@@ -10,7 +10,11 @@
 #   - npm's binaryen 132 (wasm-opt) under tools/ (Debian's binaryen breaks hydration)
 #   - Debian's Chromium (Playwright drives it; no browser download)
 #   - the end2end npm packages (npm ci)
-#   - with --services: Debian's PostgreSQL and Redis servers (for backend tests)
+#   - Debian's PostgreSQL and Redis servers: the tests of the Postgres store
+#     and the Redis event bus start private ones (scripts/services.sh). Only
+#     the packages: no server is left running for the tests to depend on.
+#     (`--services`, which used to ask for them, is still accepted and does
+#     nothing more.)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,10 +33,14 @@ export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 
 log() { printf '\033[1;34m[install]\033[0m %s\n' "$*"; }
 
-want_services=0
 for arg in "$@"; do
   case "$arg" in
-    --services) want_services=1 ;;
+    # Kept so that older commands still work: the servers are always installed now.
+    --services) ;;
+    *)
+      echo "unknown option: $arg" >&2
+      exit 2
+      ;;
   esac
 done
 
@@ -135,12 +143,12 @@ if [ -f "$root/end2end/package-lock.json" ]; then
   fi
 fi
 
-# 8. Database and pub/sub servers for the backend test matrix.
-if [ "$want_services" -eq 1 ]; then
-  if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    log "installing Debian's postgresql and redis-server"
-    apt_install postgresql redis-server
-  fi
+# 8. Database and pub/sub servers for the backend test matrix (started by
+# scripts/services.sh on a private folder and port, never as a system service).
+if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+   ! command -v psql >/dev/null 2>&1; then
+  log "installing Debian's postgresql and redis-server"
+  apt_install postgresql redis-server
 fi
 
 log "tools ready"

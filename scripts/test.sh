@@ -17,6 +17,8 @@
 #              `leptosfmt app/src && cargo fmt --all`)
 #   lint       clippy for the server build (ssr) and the browser build (wasm32)
 #   deny       cargo deny check licenses bans sources (deny.toml)
+#   schema     migrations/postgres against migrations/sqlite on a private
+#              PostgreSQL (scripts/services.sh, scripts/schema-parity.py)
 #   rust       Rust unit and integration tests (real server, SQLite, WebSockets)
 #   loadgen    a few seconds of the load generator: nothing lost or doubled
 #   e2e        cargo leptos build, then Playwright on Debian's Chromium
@@ -27,7 +29,7 @@ cd "$root"
 export CARGO_INCREMENTAL=0
 export PATH="$root/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-all_stages=(install fmt leptosfmt lint deny rust loadgen e2e)
+all_stages=(install fmt leptosfmt lint deny schema rust loadgen e2e)
 # The crates linted and tested for the server side (the wasm-only frontend is
 # linted by its own target).
 server_crates=(-p parley -p backend -p app -p server -p loadgen -p testkit)
@@ -60,6 +62,10 @@ stage_deny() {
   # The advisory database cannot be fetched from these machines: licenses,
   # bans (duplicate versions) and sources only.
   cargo deny --locked --workspace check --hide-inclusion-graph licenses bans sources
+}
+
+stage_schema() {
+  "$root/scripts/services.sh" run -- python3 "$root/scripts/schema-parity.py"
 }
 
 stage_rust() {

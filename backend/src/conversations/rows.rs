@@ -120,7 +120,9 @@ pub(super) fn summary_query_from<'a>(
             q.push(") AS unread ");
         }
         None => {
-            q.push("0 AS unread ");
+            // A BIGINT on PostgreSQL too (a bare 0 is an int4 there, which
+            // does not decode as i64).
+            q.push("CAST(0 AS BIGINT) AS unread ");
         }
     }
     q.push(format!(

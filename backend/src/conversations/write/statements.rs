@@ -60,8 +60,9 @@ impl<'t> WriteTx<'t> {
             .fetch_one(&mut *self.conn)
             .await?
         } else {
+            // A typed NULL: a bare one is `text` on PostgreSQL.
             sqlx::query_as(
-                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, NULL",
+                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, CAST(NULL AS BIGINT)",
             )
             .bind(conversation)
             .fetch_one(&mut *self.conn)

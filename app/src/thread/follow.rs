@@ -17,7 +17,7 @@ use super::catch_up::{poll_messages, refresh_markers, refresh_summary};
 use super::outbox;
 pub(super) use super::send::retry;
 use super::send::{refused, send_outbox};
-use super::state::ThreadState;
+use super::state::{Stream, ThreadState};
 use crate::browser;
 use crate::conversations::mark_read;
 use crate::live::{Live, LiveState};
@@ -74,6 +74,10 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
             mark_read();
         }
         ServerFrame::Message { message } if message.conversation_id == state.id => {
+            if state.on_stream(message.seq) == Stream::Resubscribe {
+                subscribe();
+                return;
+            }
             state.advance_cursor(message.seq);
             state.add([message.clone()]);
             mark_read();

@@ -19,6 +19,15 @@ pub struct Pending {
     pub failed: Option<String>,
 }
 
+/// What to do with a message from the stream ([`ThreadState::on_stream`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stream {
+    /// It follows what the thread holds: add it.
+    Take,
+    /// One before it is missing: subscribe again from the cursor.
+    Resubscribe,
+}
+
 /// The live state of one open thread.
 #[derive(Clone, Copy)]
 pub struct ThreadState {
@@ -37,6 +46,9 @@ pub struct ThreadState {
     /// resume after a reconnect. Acks do not move it (an ack can overtake
     /// messages still queued for this socket).
     cursor: RwSignal<Seq>,
+    /// The cursor at which a gap in the stream last made this tab
+    /// resubscribe (see [`ThreadState::on_stream`]).
+    gap_asked: StoredValue<Option<Seq>>,
     /// The highest seq this tab has told the server it has read.
     read_sent: RwSignal<Seq>,
     /// How the outbox (`pending`) is flowing: see `outbox`.
@@ -56,6 +68,7 @@ impl ThreadState {
             markers: RwSignal::new(view.read_markers.clone()),
             typing: RwSignal::new(Vec::new()),
             cursor: RwSignal::new(view.last_seq),
+            gap_asked: StoredValue::new(None),
             // Opening the thread marked it read up to here.
             read_sent: RwSignal::new(view.last_seq),
             flow: StoredValue::new(Flow::default()),
@@ -121,6 +134,22 @@ impl ThreadState {
     /// Where to resume the message stream after a reconnect.
     pub(super) fn cursor(&self) -> Seq {
         self.cursor.get_untracked()
+    }
+
+    /// Whether a message from the stream (not an ack) with `seq` may be
+    /// taken now. Seqs have no gaps, so one beyond the next means one is
+    /// missing: with several server instances, a message committed earlier
+    /// can arrive later. Then the thread resubscribes from its cursor (the
+    /// replay brings the missing one, and the rest again, which `add` keeps
+    /// once each), once per cursor: if the replay still skips it, the server
+    /// has no such message and what arrives is taken.
+    pub(super) fn on_stream(&self, seq: Seq) -> Stream {
+        let cursor = self.cursor();
+        if seq.0 <= cursor.0 + 1 || self.gap_asked.get_value() == Some(cursor) {
+            return Stream::Take;
+        }
+        self.gap_asked.set_value(Some(cursor));
+        Stream::Resubscribe
     }
 
     /// A message arrived from the stream (not an ack): resume after it.
@@ -325,6 +354,25 @@ pub(super) mod tests {
         assert_eq!(state.typing.with_untracked(Vec::len), 1);
         state.add([message(3, AGENT, None)]);
         assert!(state.typing.with_untracked(Vec::is_empty));
+    }
+
+    #[test]
+    fn a_gap_in_the_stream_resubscribes_once_per_cursor() {
+        let state = thread(vec![message(1, ME, None), message(2, AGENT, None)]);
+        assert_eq!(state.on_stream(Seq(2)), Stream::Take, "already held");
+        assert_eq!(state.on_stream(Seq(3)), Stream::Take, "the next one");
+        state.advance_cursor(Seq(3));
+        // 4 is missing: ask again from 3, once
+        assert_eq!(state.on_stream(Seq(5)), Stream::Resubscribe);
+        assert_eq!(
+            state.on_stream(Seq(6)),
+            Stream::Take,
+            "asked already: take what comes"
+        );
+        state.advance_cursor(Seq(6));
+        assert_eq!(state.on_stream(Seq(4)), Stream::Take, "the replay fills the gap");
+        // a new gap later is asked about again
+        assert_eq!(state.on_stream(Seq(8)), Stream::Resubscribe);
     }
 
     #[test]

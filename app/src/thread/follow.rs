@@ -61,11 +61,6 @@ pub(super) fn follow(state: ThreadState, live: Live, at_bottom: RwSignal<bool>) 
             // What was on its way may be lost with the old socket (or its
             // ack dropped): it goes again after `subscribed`.
             state.connection_reset();
-            // What another tab of this conversation kept while offline goes
-            // out from here too, first (its `client_id` keeps it single).
-            if let Some(kept) = browser::local_storage_get(&outbox::storage_key(state.me, state.id)) {
-                state.restore(outbox::stored(&kept));
-            }
             subscribe();
         }
         ServerFrame::Subscribed { conversation_id, .. } if *conversation_id == state.id => {

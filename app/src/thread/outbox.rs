@@ -49,16 +49,29 @@ impl ThreadState {
         self.pending.update(|list| list.push(pending));
     }
 
-    /// Puts messages kept from an earlier visit in front of anything
-    /// written since (they were written first); ones already held are skipped.
+    /// Puts messages kept in local storage (by an earlier visit, or another
+    /// tab) in front of anything written since (they were written first);
+    /// ones already waiting here, or already stored and shown, are skipped.
     pub(super) fn restore(&self, kept: Vec<Pending>) {
-        self.pending.update(|list| {
-            let fresh: Vec<Pending> = kept
-                .into_iter()
-                .filter(|k| !list.iter().any(|p| p.client_id == k.client_id))
-                .collect();
-            list.splice(0..0, fresh);
-        });
+        let Some(fresh) = self.pending.try_with_untracked(|list| {
+            self.messages.with_untracked(|shown| {
+                kept.into_iter()
+                    .filter(|k| !list.iter().any(|p| p.client_id == k.client_id))
+                    .filter(|k| {
+                        !shown
+                            .iter()
+                            .any(|m| m.client_id.as_deref() == Some(k.client_id.as_str()))
+                    })
+                    .collect::<Vec<Pending>>()
+            })
+        }) else {
+            return;
+        };
+        if !fresh.is_empty() {
+            self.pending.update(|list| {
+                list.splice(0..0, fresh);
+            });
+        }
     }
 
     /// What is waiting to go out (not refused), in the order written.
@@ -392,6 +405,11 @@ mod tests {
         state.restore(stored(&kept));
         state.restore(stored(&kept));
         assert_eq!(ids(state.unsent()), ["c-1", "c-2", "c-3"]);
+        // one kept by another tab and already stored (shown here) is not sent again
+        state.add([message_for("c-9", 5)]);
+        let elsewhere = to_store(&[pending("c-9"), pending("c-10")]).expect("kept");
+        state.restore(stored(&elsewhere));
+        assert_eq!(ids(state.unsent()), ["c-10", "c-1", "c-2", "c-3"]);
         assert_eq!(storage_key(UserId(4), ConversationId(9)), "parley.outbox.4.9");
         assert!(storage_key(UserId(4), ConversationId(9)).starts_with(&storage_prefix(UserId(4))));
         assert!(!storage_key(UserId(41), ConversationId(9)).starts_with(&storage_prefix(UserId(4))));

@@ -10,6 +10,7 @@
 //! answer may come after the thread was closed: then the state answers
 //! nothing and nothing is sent.
 
+use super::outbox;
 use super::state::{Pending, ThreadState};
 use crate::browser;
 use crate::conversations::post_message;
@@ -23,8 +24,17 @@ use parley::ConversationStatus;
 /// for the send limit (its answer carries no delay, unlike the socket's).
 const HTTP_RATE_LIMIT_WAIT_MS: u64 = 2_000;
 
-/// Sends what the outbox lets go now.
+/// Sends what the outbox lets go now. What another tab of this conversation
+/// kept (written there while offline) goes out from here too, first: its
+/// `client_id` keeps it single, and whichever tab reconnects first sends
+/// them in the order written.
 pub(super) fn send_outbox(live: Live, state: ThreadState) {
+    if state.is_gone() {
+        return;
+    }
+    if let Some(kept) = browser::local_storage_get(&outbox::storage_key(state.me, state.id)) {
+        state.restore(outbox::stored(&kept));
+    }
     let now = browser::now().0;
     if live.state.get_untracked() == LiveState::Polling {
         post_next(live, state, now);

@@ -19,7 +19,7 @@
 //! about a minute for the 1M set).
 
 use backend::conversations::{self, LIST_PAGE};
-use backend::db::MIGRATOR;
+use backend::db::SQLITE_MIGRATOR as MIGRATOR;
 use backend::limits::SendLimiter;
 use backend::{Backend, Bus, Db};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};

@@ -10,75 +10,22 @@
 //! An admin can deactivate an account ([`set_active`]): the row stays (its
 //! messages, assignments and audit rows still name it), but it cannot sign
 //! in, its sessions stop counting at once, and its open sockets are closed.
+//!
+//! The statements are in `store/sql/accounts.rs`, compiled for each engine;
+//! the functions here pick the engine and keep the session rules, which
+//! touch no table of ours.
 
-use crate::constraints::{OnConstraint, Unique};
 use crate::error::ServiceResult;
 use crate::limits::ClientAddress;
-use crate::passwords::{self, Hasher};
-use crate::{clock, Backend, Bus, Db, Event, ServiceError};
+use crate::store::on_engine;
+use crate::{Backend, Bus, Db, Event, ServiceError};
 use parley::model::{CurrentUser, UserListItem};
 use parley::validate::{DisplayName, Email, Password};
-use parley::{Role, UserId, ValidationError};
+use parley::{Role, UserId};
 use tower_sessions::Session;
 
 /// The session key under which the signed-in user's id is kept.
 const SESSION_USER_KEY: &str = "user_id";
-
-/// The columns [`CurrentUser`] is read from.
-const USER_COLUMNS: &str = "id, email, name, role, created_at";
-
-/// The columns [`UserListItem`] is read from.
-const LIST_COLUMNS: &str = "id, email, name, role, created_at, deactivated_at";
-
-/// What sign-in needs to check a password.
-#[derive(sqlx::FromRow)]
-struct Credentials {
-    id: UserId,
-    password_hash: String,
-    deactivated_at: Option<parley::Timestamp>,
-}
-
-/// Creates an account: the one way every account is made (registration,
-/// `parley create-user`, the demo seed), so every new password passes the
-/// same rule ([`passwords::check_new_password`]). The email must be new.
-/// Hashes with the process's [`Hasher::shared`].
-pub async fn create_user(
-    db: &Db,
-    email: &Email,
-    name: &DisplayName,
-    role: Role,
-    password: &Password,
-) -> ServiceResult<CurrentUser> {
-    passwords::check_new_password(password, email, name)?;
-    let taken = || ValidationError::new("email", "An account with this email already exists.").into();
-    create_user_hashed_by(db, Hasher::shared(), email, name, role, password, taken).await
-}
-
-/// Hashes with `hasher` and inserts the account (the password has passed
-/// [`passwords::check_new_password`]); a taken email is refused with `taken()`.
-async fn create_user_hashed_by(
-    db: &Db,
-    hasher: &Hasher,
-    email: &Email,
-    name: &DisplayName,
-    role: Role,
-    password: &Password,
-    taken: impl FnOnce() -> ServiceError,
-) -> ServiceResult<CurrentUser> {
-    let hash = hasher.hash(password).await?;
-    sqlx::query_as(&format!(
-        "INSERT INTO users (email, name, role, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
-    ))
-    .bind(email.as_str())
-    .bind(name.as_str())
-    .bind(role)
-    .bind(&hash)
-    .bind(clock::now())
-    .fetch_one(&db.write)
-    .await
-    .on_constraint(Unique::UserEmail, taken)
-}
 
 /// What registration says when the email is taken. It must not say so:
 /// "already registered" would let anyone test which emails have accounts.
@@ -90,8 +37,22 @@ async fn create_user_hashed_by(
 pub const REGISTRATION_REFUSED: &str =
     "We could not create an account with these details. If you have signed up before, sign in instead.";
 
+/// Creates an account: the one way every account is made (registration,
+/// `parley create-user`, the demo seed), so every new password passes the
+/// same rule ([`crate::passwords::check_new_password`]). The email must be new.
+pub async fn create_user(
+    db: &Db,
+    email: &Email,
+    name: &DisplayName,
+    role: Role,
+    password: &Password,
+) -> ServiceResult<CurrentUser> {
+    on_engine!(db, accounts::create_user(email, name, role, password))
+}
+
 /// Registration from the public form: always a customer. Limited per client
-/// address; the same answer whether or not the email is taken.
+/// address; the same answer ([`REGISTRATION_REFUSED`]) whether or not the
+/// email is taken.
 pub async fn register(
     backend: &Backend,
     from: ClientAddress,
@@ -99,23 +60,10 @@ pub async fn register(
     name: &str,
     password: &str,
 ) -> ServiceResult<CurrentUser> {
-    let email = Email::parse(email)?;
-    let name = DisplayName::parse(name)?;
-    let password = Password::parse(password)?;
-    // A refusal the form can fix costs no registration allowance.
-    passwords::check_new_password(&password, &email, &name)?;
-    backend.auth_limits.register(from)?;
-    let taken = || ServiceError::Conflict(REGISTRATION_REFUSED.to_owned());
-    create_user_hashed_by(
+    on_engine!(
         &backend.db,
-        &backend.hasher,
-        &email,
-        &name,
-        Role::Customer,
-        &password,
-        taken,
+        accounts::register(backend, from, email, name, password)
     )
-    .await
 }
 
 /// Checks an email and password, after taking one attempt from the client
@@ -127,56 +75,25 @@ pub async fn authenticate(
     email: &str,
     password: &str,
 ) -> ServiceResult<CurrentUser> {
-    let wrong = || ServiceError::Validation(ValidationError::new("password", "Wrong email or password."));
-    let email = Email::parse(email)?;
-    if password.is_empty() {
-        return Err(ValidationError::new("password", "Enter your password.").into());
-    }
-    backend.auth_limits.sign_in(&email, from)?;
-    let db = &backend.db;
-    let found: Option<Credentials> =
-        sqlx::query_as("SELECT id, password_hash, deactivated_at FROM users WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&db.read)
-            .await?;
-    let Some(found) = found else {
-        let decoy = backend.hasher.decoy_hash().await?;
-        backend.hasher.verify(password, decoy).await?;
-        return Err(wrong());
-    };
-    if !backend.hasher.verify(password, &found.password_hash).await? {
-        return Err(wrong());
-    }
-    // Said only to someone who knows the password: they are not guessing.
-    if found.deactivated_at.is_some() {
-        return Err(ServiceError::Forbidden(
-            "This account has been deactivated. Ask an admin to reactivate it.",
-        ));
-    }
-    get_user(db, found.id).await?.ok_or_else(wrong)
+    on_engine!(
+        &backend.db,
+        accounts::authenticate(backend, from, email, password)
+    )
 }
 
 /// The account, if it exists and is not deactivated.
 pub async fn get_user(db: &Db, id: UserId) -> ServiceResult<Option<CurrentUser>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deactivated_at IS NULL"
-    ))
-    .bind(id)
-    .fetch_optional(&db.read)
-    .await?)
+    on_engine!(db, accounts::get_user(id))
 }
 
 /// Every account, newest first (admin only: the caller checks).
 pub async fn list_users(db: &Db) -> ServiceResult<Vec<UserListItem>> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {LIST_COLUMNS} FROM users ORDER BY id DESC"))
-            .fetch_all(&db.read)
-            .await?,
-    )
+    on_engine!(db, accounts::list_users())
 }
 
 /// An admin changes someone's role. Admins cannot change their own role, so
-/// the last admin can never lock everyone out.
+/// the last admin can never lock everyone out. The user's open sockets are
+/// closed (they were authorized with the old role).
 pub async fn set_role(
     db: &Db,
     bus: &Bus,
@@ -184,26 +101,7 @@ pub async fn set_role(
     target: UserId,
     role: Role,
 ) -> ServiceResult<UserListItem> {
-    if !actor.role.is_admin() {
-        return Err(ServiceError::Forbidden("Only admins can change roles."));
-    }
-    if actor.id == target {
-        return Err(ServiceError::Conflict(
-            "You cannot change your own role; ask another admin.".to_owned(),
-        ));
-    }
-    let changed: Option<UserListItem> = sqlx::query_as(&format!(
-        "UPDATE users SET role = $1 WHERE id = $2 RETURNING {LIST_COLUMNS}"
-    ))
-    .bind(role)
-    .bind(target)
-    .fetch_optional(&db.write)
-    .await?;
-    let changed = changed.ok_or(ServiceError::NotFound("User"))?;
-    tracing::info!(actor = %actor.id, target = %target, role = %role, "role changed");
-    // Their open sockets carry the old role: the live hubs close them.
-    bus.publish(Event::AccessChanged { user_id: target });
-    Ok(changed)
+    on_engine!(db, accounts::set_role(bus, actor, target, role))
 }
 
 /// An admin deactivates an account (`active: false`) or brings it back.
@@ -218,30 +116,7 @@ pub async fn set_active(
     target: UserId,
     active: bool,
 ) -> ServiceResult<UserListItem> {
-    if !actor.role.is_admin() {
-        return Err(ServiceError::Forbidden("Only admins can deactivate accounts."));
-    }
-    if actor.id == target {
-        return Err(ServiceError::Conflict(
-            "You cannot deactivate your own account; ask another admin.".to_owned(),
-        ));
-    }
-    // Deactivating twice keeps the first time.
-    let changed: Option<UserListItem> = sqlx::query_as(&format!(
-        "UPDATE users SET deactivated_at = CASE WHEN $1 THEN NULL ELSE COALESCE(deactivated_at, $2) END \
-         WHERE id = $3 RETURNING {LIST_COLUMNS}"
-    ))
-    .bind(active)
-    .bind(clock::now())
-    .bind(target)
-    .fetch_optional(&db.write)
-    .await?;
-    let changed = changed.ok_or(ServiceError::NotFound("User"))?;
-    tracing::info!(actor = %actor.id, target = %target, active, "account activity changed");
-    if !active {
-        bus.publish(Event::AccessChanged { user_id: target });
-    }
-    Ok(changed)
+    on_engine!(db, accounts::set_active(bus, actor, target, active))
 }
 
 /// Starts a signed-in session: a new session id (so a session id planted

@@ -6,17 +6,20 @@
 //! every rule (who may do what, what a change writes, what it announces).
 //!
 //! # Layout
-//! - [`db`]: the SQLite pools, their settings and migrations.
+//! - [`db`]: the database (SQLite or PostgreSQL, by `DATABASE_URL`): pools and migrations.
+//! - `store`: every SQL statement, written once and compiled once per engine.
 //! - [`error`]: [`ServiceError`], the one error every operation returns.
 //! - [`constraints`]: unique violations, matched by constraint on SQLite and Postgres.
 //! - [`clock`]: the current time as a [`parley::Timestamp`].
 //! - [`accounts`]: users, password hashing, sessions, roles.
+//! - [`sessions`]: the session store on the same engine.
 //! - [`passwords`]: what a new password must not be; hashing in turns, with a bounded line.
 //! - [`conversations`]: lists, threads, messages, status, assignment, read markers.
 //! - [`canned`]: canned responses.
 //! - [`presence`]: staff availability (online / away / offline).
 //! - [`limits`]: rate limits: messages per user, sign-ins per account and address.
 //! - [`bus`]: committed changes, announced to the live hubs.
+//! - [`scratch`]: a fresh database per test, on the engine the test run asks for.
 
 pub mod accounts;
 pub mod bus;
@@ -29,6 +32,11 @@ pub mod error;
 pub mod limits;
 pub mod passwords;
 pub mod presence;
+pub mod scratch;
+pub mod sessions;
+// Compiling the same files once per engine is the point (see `store`).
+#[allow(clippy::duplicate_mod)]
+mod store;
 
 pub use bus::{Bus, Event};
 pub use db::Db;

@@ -24,6 +24,7 @@ pub mod live;
 pub mod seed;
 pub mod state;
 
+use backend::sessions::SessionStore;
 use backend::{Backend, Db};
 use config::Config;
 use leptos::prelude::LeptosOptions;
@@ -31,14 +32,11 @@ use state::AppState;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tower_sessions_sqlx_store::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("session store: {0}")]
     Sessions(#[from] sqlx::Error),
-    #[error("session table name: {0}")]
-    SessionTable(String),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -51,10 +49,7 @@ pub async fn serve(
     db: Db,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let session_store = SqliteStore::new(db.sessions.clone())
-        .with_table_name("sessions")
-        .map_err(ServeError::SessionTable)?;
-    session_store.migrate().await?;
+    let session_store = SessionStore::open(&db).await?;
     let expired_sessions = tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
             session_store.clone(),

@@ -65,13 +65,14 @@ pub async fn seed_demo(db: &Db) -> Result<Vec<DemoAccount>, ServiceError> {
 /// The demo accounts this database holds (by email), if any.
 pub async fn demo_accounts_present(db: &Db) -> Result<Vec<String>, sqlx::Error> {
     let [(_, customer, _, _), (_, agent, _, _), (_, admin, _, _)] = DEMO_ACCOUNTS;
-    let found: Vec<(String,)> =
+    let found: Vec<(String,)> = backend::with_pools!(db, |pools| {
         sqlx::query_as("SELECT email FROM users WHERE email IN ($1, $2, $3) ORDER BY id")
             .bind(customer)
             .bind(agent)
             .bind(admin)
-            .fetch_all(&db.read)
-            .await?;
+            .fetch_all(&pools.read)
+            .await
+    })?;
     Ok(found.into_iter().map(|(email,)| email).collect())
 }
 

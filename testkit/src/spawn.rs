@@ -1,6 +1,8 @@
 //! The real server in this process, one per test: [`spawn_app`] binds
-//! `127.0.0.1:0` (so tests run in parallel), opens a fresh SQLite file in a
-//! temporary folder and serves with `server::serve`, as `parley serve` does.
+//! `127.0.0.1:0` (so tests run in parallel), opens a fresh database of its
+//! own (`backend::scratch`: a SQLite file, or with
+//! `PARLEY_TEST_DATABASE=postgres` a PostgreSQL database) and serves with
+//! `server::serve`, as `parley serve` does.
 //! [`TestApp`] stops it, restarts it on the same port with the same
 //! database (live sockets are told 1012, clients reconnect to the same URL),
 //! and shuts it down when dropped.
@@ -8,6 +10,7 @@
 //! Everything here panics on failure: it is only for tests and benches.
 
 use crate::Client;
+use backend::scratch::Scratch;
 use backend::Db;
 use parley::model::CurrentUser;
 use parley::Role;
@@ -32,22 +35,23 @@ pub struct TestApp {
     args: ServeArgs,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    /// Holds the SQLite file and the (empty) site root; removed on drop.
+    /// The (empty) site root; removed on drop.
     dir: TempDir,
+    /// The database (a SQLite file's folder is removed on drop).
+    _scratch: Scratch,
 }
 
-/// Starts Parley on 127.0.0.1:0 with a fresh SQLite file and default settings.
+/// Starts Parley on 127.0.0.1:0 with a fresh database and default settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(ServeArgs::default()).await
 }
 
-/// Starts Parley on 127.0.0.1:0 with a fresh SQLite file and these settings
+/// Starts Parley on 127.0.0.1:0 with a fresh database and these settings
 /// (`addr` and `site_root` are replaced).
 pub async fn spawn_app_with(args: ServeArgs) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
-    let db = Db::connect(&db_url).await.expect("open database");
-    db.migrate().await.expect("migrate");
+    let scratch = Scratch::new().await;
+    let db = scratch.open().await;
     let mut app = TestApp {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         db,
@@ -55,6 +59,7 @@ pub async fn spawn_app_with(args: ServeArgs) -> TestApp {
         shutdown: None,
         task: None,
         dir,
+        _scratch: scratch,
     };
     app.start(None).await;
     app

@@ -4,6 +4,7 @@
 
 use crate::helpers::store;
 use backend::constraints::Unique;
+use backend::db::Engine;
 use backend::{accounts, canned, conversations, ServiceError};
 use parley::validate::{DisplayName, Email, Password};
 use parley::{ClientId, Role};
@@ -14,69 +15,76 @@ fn violated(err: &sqlx::Error) -> Vec<Unique> {
 }
 
 #[tokio::test]
-async fn each_known_constraint_is_recognised_by_sqlites_report() {
+async fn each_known_constraint_is_recognised_by_the_engines_report() {
     let store = store().await;
-    let db = &store.db().write;
     let ann = store.user("Ann", Role::Customer).await;
+    let engine = store.db().engine();
+    // The same statements on either engine (compiled once for each).
+    backend::with_pools!(store.db(), |pools| {
+        let db = &pools.write;
 
-    let duplicate_email = sqlx::query(
+        let duplicate_email = sqlx::query(
         "INSERT INTO users (email, name, role, password_hash, created_at) VALUES ($1, 'Other', 'customer', 'x', 0)",
     )
     .bind(&ann.email)
     .execute(db)
     .await
     .expect_err("the email is taken");
-    // SQLite names no constraint: matching must not rely on it.
-    let reported = duplicate_email.as_database_error().expect("a database error");
-    assert_eq!(reported.constraint(), None);
-    assert_eq!(violated(&duplicate_email), vec![Unique::UserEmail]);
+        // SQLite names no constraint: matching must not rely on it. PostgreSQL does.
+        let reported = duplicate_email.as_database_error().expect("a database error");
+        match engine {
+            Engine::Sqlite => assert_eq!(reported.constraint(), None),
+            Engine::Postgres => assert_eq!(reported.constraint(), Some("users_email_key")),
+        }
+        assert_eq!(violated(&duplicate_email), vec![Unique::UserEmail]);
 
-    let insert_shortcut = || {
-        sqlx::query(
-            "INSERT INTO canned_responses (shortcut, title, body, created_at, updated_at) \
+        let insert_shortcut = || {
+            sqlx::query(
+                "INSERT INTO canned_responses (shortcut, title, body, created_at, updated_at) \
              VALUES ('hi', 'Hi', 'Hello!', 0, 0)",
+            )
+            .execute(db)
+        };
+        insert_shortcut().await.expect("a new shortcut");
+        let taken = insert_shortcut().await.expect_err("the shortcut is taken");
+        assert_eq!(violated(&taken), vec![Unique::CannedShortcut]);
+
+        let (id, first) = conversations::start(
+            &store.backend,
+            &ann,
+            "",
+            "Hello",
+            Some(&ClientId::parse("c-1").expect("client id")),
         )
-        .execute(db)
-    };
-    insert_shortcut().await.expect("a new shortcut");
-    let taken = insert_shortcut().await.expect_err("the shortcut is taken");
-    assert_eq!(violated(&taken), vec![Unique::CannedShortcut]);
-
-    let (id, first) = conversations::start(
-        &store.backend,
-        &ann,
-        "",
-        "Hello",
-        Some(&ClientId::parse("c-1").expect("client id")),
-    )
-    .await
-    .expect("start");
-    let reused = sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, client_id, created_at) \
+        .await
+        .expect("start");
+        let reused = sqlx::query(
+            "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, client_id, created_at) \
          VALUES ($1, 99, $2, 'text', 'again', 'c-1', 0)",
-    )
-    .bind(id)
-    .bind(ann.id)
-    .execute(db)
-    .await
-    .expect_err("the client id is taken");
-    assert_eq!(violated(&reused), vec![Unique::MessageClientId]);
+        )
+        .bind(id)
+        .bind(ann.id)
+        .execute(db)
+        .await
+        .expect_err("the client id is taken");
+        assert_eq!(violated(&reused), vec![Unique::MessageClientId]);
 
-    // A seq taken twice is another index: never mistaken for a resend.
-    let same_seq = sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, created_at) \
+        // A seq taken twice is another index: never mistaken for a resend.
+        let same_seq = sqlx::query(
+            "INSERT INTO messages (conversation_id, seq, sender_id, kind, body, created_at) \
          VALUES ($1, $2, $3, 'text', 'clash', 0)",
-    )
-    .bind(id)
-    .bind(first.seq)
-    .bind(ann.id)
-    .execute(db)
-    .await
-    .expect_err("the seq is taken");
-    assert!(same_seq
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation()));
-    assert_eq!(violated(&same_seq), vec![]);
+        )
+        .bind(id)
+        .bind(first.seq)
+        .bind(ann.id)
+        .execute(db)
+        .await
+        .expect_err("the seq is taken");
+        assert!(same_seq
+            .as_database_error()
+            .is_some_and(|e| e.is_unique_violation()));
+        assert_eq!(violated(&same_seq), vec![]);
+    });
 }
 
 /// The refusal each violation becomes, through the functions that hit it.

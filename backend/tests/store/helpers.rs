@@ -1,31 +1,30 @@
 //! A fresh store per test, and the people a test needs.
 
+use backend::db::PoolSet;
 use backend::limits::SendLimiter;
+use backend::scratch::Scratch;
 use backend::{accounts, conversations, Backend, Bus, Db};
 use parley::model::CurrentUser;
 use parley::validate::{DisplayName, Email, Password};
 use parley::{ConversationId, Role};
-use tempfile::TempDir;
 
-/// A migrated SQLite file in a temporary folder (removed when dropped) and
-/// the backend over it.
+/// A fresh migrated database (`backend::scratch`: SQLite, or PostgreSQL
+/// with `PARLEY_TEST_DATABASE=postgres`) and the backend over it.
 pub struct Store {
     pub backend: Backend,
     /// The database's URL, for a test that opens pools of its own.
     pub url: String,
-    _dir: TempDir,
+    _scratch: Scratch,
 }
 
 /// A store whose users may each send `per_minute` messages a minute.
 pub async fn store_with_limit(per_minute: u32) -> Store {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("parley.db").display());
-    let db = Db::connect(&url).await.expect("open the database");
-    db.migrate().await.expect("migrate");
+    let scratch = Scratch::new().await;
+    let db = scratch.open().await;
     Store {
         backend: Backend::new(db, Bus::new(), SendLimiter::per_minute(per_minute)),
-        url,
-        _dir: dir,
+        url: scratch.url.clone(),
+        _scratch: scratch,
     }
 }
 
@@ -36,6 +35,18 @@ pub async fn store() -> Store {
 impl Store {
     pub fn db(&self) -> &Db {
         &self.backend.db
+    }
+
+    /// The SQLite pools, for a test of SQLite's own behaviour; `None` (and
+    /// a note on stderr) when this run is on PostgreSQL.
+    pub fn sqlite(&self) -> Option<&PoolSet<sqlx::Sqlite>> {
+        match self.db() {
+            Db::Sqlite(pools) => Some(pools),
+            Db::Postgres(_) => {
+                eprintln!("skipped on PostgreSQL: this test is about SQLite's own behaviour");
+                None
+            }
+        }
     }
 
     /// A new account (its email is `<name in lower case>@example.com`).

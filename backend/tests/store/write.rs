@@ -5,6 +5,7 @@
 
 use crate::helpers::{store, store_with_limit, Store};
 use backend::conversations::{self, Sent};
+use backend::db::PoolSet;
 use backend::limits::SendLimiter;
 use backend::{Backend, Db, Event, ServiceError};
 use parley::model::{CurrentUser, Message, MessageKind};
@@ -330,22 +331,25 @@ async fn a_client_id_race_is_answered_like_a_resend() {
     let ann = store.user("Ann", Role::Customer).await;
     let id = store.start(&ann, "Hello").await;
 
+    // Held connections make the race certain; the pools are SQLite's.
+    let Some(pools) = store.sqlite() else { return };
     let read = SqlitePoolOptions::new()
         .max_connections(2)
         .connect(&store.url)
         .await
         .expect("read pool");
     let held_read = read.acquire().await.expect("hold a reader");
+    let pools = PoolSet {
+        read: read.clone(),
+        ..pools.clone()
+    };
+    let mut writer = pools.write.acquire().await.expect("hold the writer");
     let backend = Backend::new(
-        Db {
-            read: read.clone(),
-            ..store.db().clone()
-        },
+        Db::Sqlite(pools),
         store.backend.bus.clone(),
         SendLimiter::per_minute(100),
     );
     let mut bus = backend.bus.subscribe();
-    let mut writer = backend.db.write.acquire().await.expect("hold the writer");
 
     let racing = tokio::spawn({
         let backend = backend.clone();

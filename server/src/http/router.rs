@@ -15,6 +15,7 @@ use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use backend::sessions::SessionStore;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower::ServiceBuilder;
@@ -23,14 +24,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Session cookie name.
 pub const SESSION_COOKIE: &str = "parley_session";
 
-pub fn build(state: AppState, session_store: SqliteStore) -> Router {
+pub fn build(state: AppState, session_store: SessionStore) -> Router {
     let routes = route_list();
     let leptos_options = state.leptos_options.clone();
 

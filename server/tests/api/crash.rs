@@ -212,7 +212,7 @@ impl Side {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_a_sigkill_mid_burst_and_resends_are_stored_once() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new().await;
     let db = Db::connect(&scratch.db_url).await.expect("open database");
     db.migrate().await.expect("migrate");
     create_user(&db, "casey@example.com", Role::Customer).await;
@@ -303,12 +303,13 @@ async fn acknowledged_messages_survive_a_sigkill_mid_burst_and_resends_are_store
     }
 
     // Stored: each client id exactly once, each sender's in the order written.
-    let rows: Vec<(i64, i64, Option<String>)> =
+    let rows: Vec<(i64, i64, Option<String>)> = backend::with_pools!(&db, |pools| {
         sqlx::query_as("SELECT seq, id, client_id FROM messages WHERE conversation_id = $1 ORDER BY seq")
             .bind(conversation.0)
-            .fetch_all(&db.read)
+            .fetch_all(&pools.read)
             .await
-            .expect("stored messages");
+    })
+    .expect("stored messages");
     let stored_ids: Vec<&str> = rows.iter().filter_map(|(_, _, c)| c.as_deref()).collect();
     let unique: HashSet<&str> = stored_ids.iter().copied().collect();
     assert_eq!(stored_ids.len(), unique.len(), "a client id stored twice");

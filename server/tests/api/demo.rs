@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// A scratch folder whose database holds the demo accounts.
 async fn seeded_database() -> Scratch {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new().await;
     let status = scratch
         .command(free_addr(), &["seed-demo"])
         .status()
@@ -53,5 +53,5 @@ async fn serve_starts_with_demo_accounts_when_told_it_is_a_demo() {
 
 #[tokio::test]
 async fn serve_starts_without_demo_accounts_and_without_the_flag() {
-    let _server = Scratch::new().serve_with(&["serve"]).await;
+    let _server = Scratch::new().await.serve_with(&["serve"]).await;
 }

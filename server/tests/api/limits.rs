@@ -105,16 +105,19 @@ async fn a_client_that_never_reads_is_dropped_when_a_write_times_out() {
     let conversation = ConversationId(id.as_i64().expect("id"));
     // 5,000 messages of 4,000 characters: a 20 MB replay, far more than
     // the sockets' buffers hold, so the server's writes block.
-    sqlx::query(
-        "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 5001) \
-         INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, created_at) \
-         SELECT $1, i, i, $2, 'text', $3, 0 FROM n",
-    )
-    .bind(conversation.0)
-    .bind(user.id.0)
-    .bind("x".repeat(4_000))
-    .execute(&app.db.write)
-    .await
+    backend::with_pools!(&app.db, |pools| {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 5001) \
+             INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, created_at) \
+             SELECT $1, i, i, $2, 'text', $3, 0 FROM n",
+        )
+        .bind(conversation.0)
+        .bind(user.id.0)
+        .bind("x".repeat(4_000))
+        .execute(&pools.write)
+        .await
+        .map(drop)
+    })
     .expect("bulk insert");
 
     let mut socket = live(&ann).await;

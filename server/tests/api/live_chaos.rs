@@ -370,12 +370,13 @@ async fn acknowledged_messages_arrive_exactly_once_in_order_through_drops_and_a_
         )
         .await;
         for conversation in &conversations {
-            let rows: Vec<(i64, i64)> =
+            let rows: Vec<(i64, i64)> = backend::with_pools!(&app.db, |pools| {
                 sqlx::query_as("SELECT seq, id FROM messages WHERE conversation_id = $1 ORDER BY seq")
                     .bind(conversation.0)
-                    .fetch_all(&app.db.read)
+                    .fetch_all(&pools.read)
                     .await
-                    .expect("rows");
+            })
+            .expect("rows");
             let stored: BTreeMap<Seq, MessageId> =
                 rows.into_iter().map(|(s, i)| (Seq(s), MessageId(i))).collect();
             let mine = held.remove(conversation).unwrap_or_default();
@@ -391,12 +392,14 @@ async fn acknowledged_messages_arrive_exactly_once_in_order_through_drops_and_a_
             );
         }
     }
-    let duplicates: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT sender_id, client_id, COUNT(*) FROM messages WHERE client_id IS NOT NULL \
-         GROUP BY sender_id, client_id HAVING COUNT(*) > 1",
-    )
-    .fetch_all(&app.db.read)
-    .await
+    let duplicates: Vec<(i64, String, i64)> = backend::with_pools!(&app.db, |pools| {
+        sqlx::query_as(
+            "SELECT sender_id, client_id, COUNT(*) FROM messages WHERE client_id IS NOT NULL \
+             GROUP BY sender_id, client_id HAVING COUNT(*) > 1",
+        )
+        .fetch_all(&pools.read)
+        .await
+    })
     .expect("query");
     assert!(duplicates.is_empty(), "client ids stored twice: {duplicates:?}");
     assert_eq!(
@@ -404,10 +407,12 @@ async fn acknowledged_messages_arrive_exactly_once_in_order_through_drops_and_a_
         0,
         "messages arrived out of seq order"
     );
-    let (stored_sends,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE client_id IS NOT NULL")
-        .fetch_one(&app.db.read)
-        .await
-        .expect("count");
+    let (stored_sends,): (i64,) = backend::with_pools!(&app.db, |pools| {
+        sqlx::query_as("SELECT COUNT(*) FROM messages WHERE client_id IS NOT NULL")
+            .fetch_one(&pools.read)
+            .await
+    })
+    .expect("count");
     assert_eq!(stored_sends as usize, total_acked);
     println!(
         "chaos: {} participants, {} messages acknowledged (= {} stored), {} send frames incl. resends, \

@@ -56,7 +56,7 @@ async fn local_only_refuses_a_rebound_host_name_on_posts_and_the_socket() {
 
 #[tokio::test]
 async fn a_debug_build_without_a_public_url_warns_that_it_trusts_host() {
-    let scratch = Scratch::new();
+    let scratch = Scratch::new().await;
     let _server = scratch.serve_with(&["serve"]).await;
     let log = scratch.log();
     assert!(
@@ -65,7 +65,7 @@ async fn a_debug_build_without_a_public_url_warns_that_it_trusts_host() {
     );
 
     // With --local-only there is nothing to warn about.
-    let scratch = Scratch::new();
+    let scratch = Scratch::new().await;
     let _server = scratch.serve_with(&["serve", "--local-only"]).await;
     assert!(!scratch.log().contains("PARLEY_PUBLIC_URL is not set"));
 }

@@ -10,18 +10,24 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 /// A folder of its own for one `parley` process (or several in turn): its
-/// SQLite database, its site folder and its `server.log`.
+/// site folder and its `server.log`, and a database of its own on the
+/// engine of this test run (`backend::scratch`).
 pub struct Scratch {
     dir: tempfile::TempDir,
-    /// `sqlite://…/parley.db` inside the folder.
+    _db: backend::scratch::Scratch,
+    /// The database's URL, as `DATABASE_URL`.
     pub db_url: String,
 }
 
 impl Scratch {
-    pub fn new() -> Scratch {
+    pub async fn new() -> Scratch {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = format!("sqlite://{}", dir.path().join("parley.db").display());
-        Scratch { dir, db_url }
+        let db = backend::scratch::Scratch::new().await;
+        Scratch {
+            dir,
+            db_url: db.url.clone(),
+            _db: db,
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -6,29 +6,22 @@
 //! nothing, and queue for the writer; the second then hits the unique index
 //! on `(sender_id, client_id)` and is answered like a resend.
 
-use super::{write, AuditAction, Change};
+use super::super::super::Db;
+use super::super::rows::{message_select, MessageRow};
+use super::{write, Change};
 use crate::constraints::Unique;
-use crate::conversations::rows::{message_select, MessageRow};
-use crate::conversations::{person, Audience};
+use crate::conversations::{person, Audience, AuditAction, Sent};
 use crate::error::ServiceResult;
-use crate::{Backend, Db, ServiceError};
+use crate::{Backend, ServiceError};
 use parley::model::{CurrentUser, Message, MessageKind};
 use parley::validate::MessageBody;
 use parley::{ClientId, ConversationId, ValidationError};
 
-/// A message that was written, or found already written under its `client_id`.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    /// As the sender sees it: a customer's numbered in the customer's sequence.
-    pub message: Message,
-    /// The `client_id` had been used for this very message before: nothing new was stored.
-    pub duplicate: bool,
-}
-
 /// Writes a message (or, for staff, a private note). Idempotent per
 /// `client_id`: a resend returns the stored message instead of a second one.
 /// Committed before it returns; announced after.
-pub async fn send(
+pub(crate) async fn send(
+    db: &Db,
     backend: &Backend,
     sender: &CurrentUser,
     conversation: ConversationId,
@@ -43,7 +36,7 @@ pub async fn send(
     }
     let body = MessageBody::parse(body)?;
     if let Some(client_id) = client_id {
-        if let Some(existing) = find_by_client_id(&backend.db, sender, client_id).await? {
+        if let Some(existing) = find_by_client_id(db, sender, client_id).await? {
             return resent(existing, conversation);
         }
     }
@@ -56,7 +49,7 @@ pub async fn send(
     };
     let me = person(sender);
 
-    let written = write(backend, &me, async |tx| {
+    let written = write(db, backend, &me, async |tx| {
         let state = tx.lock(conversation).await?;
         state.authorize(sender)?;
         let next_status = state.status.after_message(sender.role, note)?;
@@ -109,7 +102,7 @@ pub async fn send(
         (Err(e), Some(client_id)) if e.violates(Unique::MessageClientId) => {
             // The same client_id raced in through another connection and
             // won; this transaction was rolled back.
-            let existing = find_by_client_id(&backend.db, sender, client_id)
+            let existing = find_by_client_id(db, sender, client_id)
                 .await?
                 .ok_or(ServiceError::Internal("duplicate client id without a row".into()))?;
             resent(existing, conversation)

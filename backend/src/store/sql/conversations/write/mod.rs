@@ -1,5 +1,5 @@
-//! Every change to a conversation, each one transaction on the single
-//! writer, run by [`write`]: it takes the writer, begins, lets the
+//! Every change to a conversation, each one transaction on the writer
+//! pool, run by [`write`]: it takes the writer, begins, lets the
 //! operation run its own statements (lock the row first, then insert
 //! messages), writes what every change writes — the row's status, assignee
 //! and list pointers, and the audit rows — commits, and announces.
@@ -17,7 +17,7 @@
 //! # Layout
 //! - [`statements`]: [`WriteTx`], the open transaction with the statements
 //!   operations share (lock the row, insert a message), and the row update.
-//! - [`audit`]: [`AuditAction`], one typed line of the audit trail.
+//! - [`audit`]: writing an `AuditAction` (`crate::conversations::AuditAction`).
 //! - [`start`], [`send`], [`status`], [`assign`]: the operations.
 //! - [`markers`]: read markers (one upsert; no messages, no audit).
 
@@ -29,37 +29,23 @@ mod start;
 mod statements;
 mod status;
 
-pub use assign::assign;
-pub use audit::AuditAction;
-pub use markers::mark_read;
-pub use send::{send, Sent};
-pub use start::start;
-pub use status::change_status;
+pub(crate) use assign::assign;
+pub(crate) use markers::mark_read;
+pub(crate) use send::send;
+pub(crate) use start::start;
+pub(crate) use status::change_status;
 
+use super::super::Db;
 use super::rows::ConversationState;
 use super::summaries;
 use crate::bus::{Committed, Event};
+use crate::conversations::AuditAction;
 use crate::error::ServiceResult;
 use crate::{clock, Backend, ServiceError};
 use parley::model::PersonRef;
 use parley::{ConversationId, ConversationStatus, UserId};
 use statements::{update_row, WriteTx};
-use std::sync::Arc;
-use tokio::sync::{Mutex, OwnedMutexGuard};
-
-/// The turn to write and announce. The single writer is one pool
-/// connection, but a committed transaction hands it back at once; the turn
-/// is held from before `BEGIN` until the change's messages are on the bus,
-/// so the bus carries every conversation's messages in commit (seq) order.
-/// Owned, so the task that commits can hold it. One per [`Backend`].
-#[derive(Clone, Default)]
-pub(crate) struct WriteTurn(Arc<Mutex<()>>);
-
-impl WriteTurn {
-    async fn take(&self) -> OwnedMutexGuard<()> {
-        self.0.clone().lock_owned().await
-    }
-}
+use tokio::sync::OwnedMutexGuard;
 
 /// What one change did to a conversation: the helper writes the row and
 /// the audit rows from it, then announces the messages and the new list rows.
@@ -91,7 +77,7 @@ impl Change {
     }
 }
 
-/// Runs one change as one transaction on the single writer: `statements`
+/// Runs one change as one transaction on the writer pool: `statements`
 /// get the open transaction (acting as `actor`, at one `now`) and return
 /// what they changed and the operation's answer; then the row and the audit
 /// rows are written, the transaction commits, and the change is announced.
@@ -101,23 +87,25 @@ impl Change {
 /// this future after the statements cannot leave a committed change
 /// unannounced.
 pub(super) async fn write<T: Send + 'static>(
+    db: &Db,
     backend: &Backend,
     actor: &PersonRef,
     statements: impl AsyncFnOnce(&mut WriteTx<'_>) -> ServiceResult<(Change, T)>,
 ) -> ServiceResult<T> {
     let turn = backend.write_turn.take().await;
-    let mut transaction = backend.db.write.begin().await?;
+    let mut transaction = db.write.begin().await?;
     let now = clock::now();
     let mut tx = WriteTx::new(&mut transaction, actor, now);
     let (change, answer) = statements(&mut tx).await?;
     update_row(tx.conn(), &change, now).await?;
     for action in &change.audit {
-        action.record(tx.conn(), change.conversation, actor, now).await?;
+        audit::record(action, tx.conn(), change.conversation, actor, now).await?;
     }
+    let db = db.clone();
     let backend = backend.clone();
     tokio::spawn(async move {
         transaction.commit().await?;
-        announce(&backend, turn, change).await;
+        announce(&db, &backend, turn, change).await;
         Ok(answer)
     })
     .await
@@ -132,7 +120,7 @@ pub(super) async fn write<T: Send + 'static>(
 /// list rows are read and published after letting go of it; each row
 /// carries its activity time, so a client keeps the newest if two arrive
 /// out of order.
-async fn announce(backend: &Backend, turn: OwnedMutexGuard<()>, change: Change) {
+async fn announce(db: &Db, backend: &Backend, turn: OwnedMutexGuard<()>, change: Change) {
     let Change {
         conversation,
         customer_id,
@@ -147,7 +135,7 @@ async fn announce(backend: &Backend, turn: OwnedMutexGuard<()>, change: Change) 
         });
     }
     drop(turn);
-    match summaries(&backend.db, conversation).await {
+    match summaries(db, conversation).await {
         Ok((staff, customer)) => backend.bus.publish(Event::Conversation {
             customer_id,
             staff: Box::new(staff),

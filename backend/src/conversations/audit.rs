@@ -3,9 +3,7 @@
 //! (`action`, `from_value`, `to_value` as text), which the admin's audit
 //! page shows as they are.
 
-use parley::model::PersonRef;
-use parley::{ConversationId, ConversationStatus, Timestamp};
-use sqlx::SqliteConnection;
+use parley::ConversationStatus;
 
 /// One line of a conversation's audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,29 +49,6 @@ impl AuditAction {
             AuditAction::Status { to, .. } => Some(to.as_str()),
             AuditAction::Assignee { to, .. } => to.as_deref(),
         }
-    }
-
-    /// Writes the row: `actor` did this to `conversation` at `now`.
-    pub(super) async fn record(
-        &self,
-        conn: &mut SqliteConnection,
-        conversation: ConversationId,
-        actor: &PersonRef,
-        now: Timestamp,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_events (conversation_id, actor_id, action, from_value, to_value, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(conversation)
-        .bind(actor.id)
-        .bind(self.name())
-        .bind(self.before())
-        .bind(self.after())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
     }
 }
 

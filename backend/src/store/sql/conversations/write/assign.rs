@@ -1,15 +1,17 @@
 //! Assigning a conversation to a member of the team, or to nobody.
 
-use super::{write, AuditAction, Change};
-use crate::conversations::{person, require_staff};
+use super::super::super::Db;
+use super::{write, Change};
+use crate::conversations::{person, require_staff, AuditAction};
 use crate::error::ServiceResult;
-use crate::{Backend, Db, ServiceError};
+use crate::{Backend, ServiceError};
 use parley::model::{CurrentUser, PersonRef};
 use parley::{ConversationId, ConversationStatus, LifecycleError, UserId, ValidationError};
 
 /// Assigns the conversation to a staff member (`None`: to nobody). Assigning
 /// an open conversation makes it active.
-pub async fn assign(
+pub(crate) async fn assign(
+    db: &Db,
     backend: &Backend,
     actor: &CurrentUser,
     conversation: ConversationId,
@@ -18,14 +20,14 @@ pub async fn assign(
     require_staff(actor)?;
     let target = match assignee {
         Some(id) => Some(
-            staff_member(&backend.db, id)
+            staff_member(db, id)
                 .await?
                 .ok_or_else(|| ValidationError::new("assignee", "Choose someone from the support team."))?,
         ),
         None => None,
     };
     let me = person(actor);
-    write(backend, &me, async |tx| {
+    write(db, backend, &me, async |tx| {
         let state = tx.lock(conversation).await?;
         if state.status == ConversationStatus::Closed {
             return Err(LifecycleError::Closed.into());
@@ -38,7 +40,7 @@ pub async fn assign(
             }));
         }
         let previous = match state.assignee_id {
-            Some(id) => staff_member(&backend.db, id).await?.map(|p| p.name),
+            Some(id) => staff_member(db, id).await?.map(|p| p.name),
             None => None,
         };
         let mut change = Change::of(conversation, &state);

@@ -2,30 +2,30 @@
 //! conversation row, inserting a message under that lock, moving the
 //! actor's read marker, and writing the row's new state.
 
+use super::super::super::Conn;
+use super::super::rows::{lock_state, ConversationState};
 use super::markers::advance_marker;
 use super::Change;
 use crate::bus::Committed;
-use crate::conversations::rows::{lock_state, ConversationState};
 use crate::error::ServiceResult;
 use parley::model::{Message, MessageKind, PersonRef};
 use parley::{ClientId, ConversationId, MessageId, Seq, Timestamp};
-use sqlx::SqliteConnection;
 
 /// One change's open transaction: who makes it, and the one `now` every row
 /// it writes carries.
-pub(in crate::conversations) struct WriteTx<'t> {
-    conn: &'t mut SqliteConnection,
+pub(in super::super) struct WriteTx<'t> {
+    conn: &'t mut Conn,
     actor: &'t PersonRef,
     now: Timestamp,
 }
 
 impl<'t> WriteTx<'t> {
-    pub(super) fn new(conn: &'t mut SqliteConnection, actor: &'t PersonRef, now: Timestamp) -> Self {
+    pub(super) fn new(conn: &'t mut Conn, actor: &'t PersonRef, now: Timestamp) -> Self {
         WriteTx { conn, actor, now }
     }
 
     /// The connection, for statements only one operation runs.
-    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
+    pub(super) fn conn(&mut self) -> &mut Conn {
         self.conn
     }
 
@@ -119,11 +119,7 @@ impl<'t> WriteTx<'t> {
 
 /// Writes the conversation row's new state: status, assignee, the list
 /// pointers to its newest messages, the activity times and "unanswered".
-pub(super) async fn update_row(
-    conn: &mut SqliteConnection,
-    change: &Change,
-    now: Timestamp,
-) -> Result<(), sqlx::Error> {
+pub(super) async fn update_row(conn: &mut Conn, change: &Change, now: Timestamp) -> Result<(), sqlx::Error> {
     let messages: Vec<&Message> = change.messages.iter().map(|c| &c.message).collect();
     // List previews show what people wrote: staff see the newest text or
     // note, customers the newest text. System messages only move the

@@ -1,13 +1,15 @@
 //! Reading conversations: lists, threads, history, replay, the customer
 //! panel, the audit trail, badges.
 
+use super::super::{Db, BYTE_ORDER, WAITING_INDEX_HINT};
+use super::mark_read;
 use super::rows::{
     fetch_page, joined_person, message_select, page_by_activity, read_state, summary_query,
     summary_query_from, MessageRow, SummaryRow,
 };
-use super::{mark_read, public_seq_at, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
+use crate::conversations::{public_seq_at, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
 use crate::error::ServiceResult;
-use crate::{Backend, Db, ServiceError};
+use crate::{Backend, ServiceError};
 use parley::model::{
     AuditEntry, ConversationLink, ConversationPage, ConversationSummary, CurrentUser, CustomerProfile,
     HistoryPage, InboxCursor, InboxFilter, InboxTab, Message, PersonRef, ReadMarker, ThreadView,
@@ -16,7 +18,7 @@ use parley::model::{
 use parley::{ConversationId, Role, Seq, Timestamp, UserId};
 
 /// A conversation's list rows for staff and for its customer, without unread counts.
-pub async fn summaries(
+pub(crate) async fn summaries(
     db: &Db,
     id: ConversationId,
 ) -> ServiceResult<(ConversationSummary, ConversationSummary)> {
@@ -40,7 +42,7 @@ pub async fn summaries(
 }
 
 /// A customer's own conversations, newest (visible) activity first.
-pub async fn list_for_customer(
+pub(crate) async fn list_for_customer(
     db: &Db,
     customer: &CurrentUser,
     before: Option<InboxCursor>,
@@ -58,22 +60,21 @@ pub async fn list_for_customer(
 }
 
 /// The shared inbox (staff only), newest activity first.
-pub async fn inbox(
+pub(crate) async fn inbox(
     db: &Db,
     staff: &CurrentUser,
     filter: InboxFilter,
     before: Option<InboxCursor>,
 ) -> ServiceResult<ConversationPage> {
     require_staff(staff)?;
+    // The partial index holds only waiting conversations, in order; an
+    // engine whose planner will not pick it by itself names it.
     let from = if filter.unanswered {
-        // SQLite 3.46 prefers the status index and a sort over every open
-        // and active conversation, even with fresh statistics (8.5 ms at 1M
-        // messages); the partial index holds only waiting ones, in order.
-        "conversations c INDEXED BY conversations_waiting_idx"
+        format!("conversations c {WAITING_INDEX_HINT}")
     } else {
-        "conversations c"
+        "conversations c".to_owned()
     };
-    let mut q = summary_query_from(Audience::Staff, Some(staff.id), from);
+    let mut q = summary_query_from(Audience::Staff, Some(staff.id), &from);
     q.push("WHERE 1 = 1");
     match filter.tab {
         InboxTab::All => {}
@@ -90,7 +91,7 @@ pub async fn inbox(
         q.push_bind(status);
     }
     if filter.unanswered {
-        // Spelled like the partial index's predicate, which `INDEXED BY` needs.
+        // Spelled like the partial index's predicate (SQLite's `INDEXED BY` needs that).
         q.push(" AND c.awaiting_reply = 1 AND c.status IN ('open', 'active')");
     }
     page_by_activity(&mut q, "c.last_activity_at", before);
@@ -98,7 +99,7 @@ pub async fn inbox(
 }
 
 /// One list row for `viewer`, with their unread count.
-pub async fn summary_for(
+pub(crate) async fn summary_for(
     db: &Db,
     viewer: &CurrentUser,
     id: ConversationId,
@@ -121,7 +122,7 @@ pub async fn summary_for(
 /// Messages before `before` (exclusive), newest page first, returned oldest
 /// first. Seqs are the viewer's: a customer's skip no number (notes are
 /// not theirs to count).
-pub async fn history(
+pub(crate) async fn history(
     db: &Db,
     viewer: &CurrentUser,
     conversation: ConversationId,
@@ -153,7 +154,7 @@ pub async fn history(
 /// Messages after `after` (exclusive), oldest first, at most `limit`: what a
 /// client missed. `after` and the seqs returned are `audience`'s. The
 /// caller checks access (see [`authorize_view`]).
-pub async fn replay(
+pub(crate) async fn replay(
     db: &Db,
     audience: Audience,
     conversation: ConversationId,
@@ -175,7 +176,7 @@ pub async fn replay(
 }
 
 /// Whether `viewer` may see the conversation; its customer's id if so.
-pub async fn authorize_view(
+pub(crate) async fn authorize_view(
     db: &Db,
     viewer: &CurrentUser,
     conversation: ConversationId,
@@ -186,16 +187,17 @@ pub async fn authorize_view(
 }
 
 /// Everything a thread page needs, in the viewer's sequence; opening it marks it read.
-pub async fn open_thread(
+pub(crate) async fn open_thread(
+    db: &Db,
     backend: &Backend,
     viewer: &CurrentUser,
     id: ConversationId,
 ) -> ServiceResult<ThreadView> {
-    let history = history(&backend.db, viewer, id, None).await?;
+    let history = history(db, viewer, id, None).await?;
     let last_seq = history.messages.last().map(|m| m.seq).unwrap_or_default();
-    mark_read(backend, viewer, id, last_seq).await?;
-    let summary = summary_for(&backend.db, viewer, id).await?;
-    let read_markers = markers(&backend.db, viewer, id).await?;
+    mark_read(db, backend, viewer, id, last_seq).await?;
+    let summary = summary_for(db, viewer, id).await?;
+    let read_markers = markers(db, viewer, id).await?;
     Ok(ThreadView {
         summary,
         history,
@@ -208,7 +210,7 @@ pub async fn open_thread(
 /// How far everyone else has read the conversation, in `viewer`'s seqs:
 /// what "Seen" shows. A page refetches them after its socket may have
 /// missed `read` frames.
-pub async fn read_markers(
+pub(crate) async fn read_markers(
     db: &Db,
     viewer: &CurrentUser,
     id: ConversationId,
@@ -236,7 +238,7 @@ async fn markers(db: &Db, viewer: &CurrentUser, id: ConversationId) -> ServiceRe
 }
 
 /// The customer behind a conversation and their other conversations (staff only).
-pub async fn customer_profile(
+pub(crate) async fn customer_profile(
     db: &Db,
     staff: &CurrentUser,
     conversation: ConversationId,
@@ -266,7 +268,7 @@ pub async fn customer_profile(
 }
 
 /// Who did what to a conversation, oldest first (admins only).
-pub async fn audit_trail(
+pub(crate) async fn audit_trail(
     db: &Db,
     admin: &CurrentUser,
     conversation: ConversationId,
@@ -309,7 +311,7 @@ struct AuditRow {
 
 /// The badge count: for a customer, unread messages across their
 /// conversations; for staff, conversations waiting for an answer.
-pub async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
+pub(crate) async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
     let count: i64 = if viewer.role.is_staff() {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM conversations c WHERE c.awaiting_reply = 1 AND c.status IN ('open', 'active')",
@@ -331,12 +333,12 @@ pub async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<i64> {
 }
 
 /// Everyone who can be assigned a conversation (not deactivated accounts).
-pub async fn staff_members(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<PersonRef>> {
+pub(crate) async fn staff_members(db: &Db, viewer: &CurrentUser) -> ServiceResult<Vec<PersonRef>> {
     require_staff(viewer)?;
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(&format!(
         "SELECT id, name, role FROM users \
-             WHERE role IN ('agent', 'admin') AND deactivated_at IS NULL ORDER BY name, id",
-    )
+         WHERE role IN ('agent', 'admin') AND deactivated_at IS NULL ORDER BY name {BYTE_ORDER}, id"
+    ))
     .fetch_all(&db.read)
     .await?)
 }

@@ -1,8 +1,9 @@
 //! A customer starts a conversation with its first message.
 
-use super::{write, AuditAction, Change};
+use super::super::super::Db;
+use super::{write, Change};
 use crate::constraints::{OnConstraint, Unique};
-use crate::conversations::{person, Audience};
+use crate::conversations::{person, Audience, AuditAction};
 use crate::error::ServiceResult;
 use crate::{Backend, ServiceError};
 use parley::model::{CurrentUser, Message, MessageKind};
@@ -11,7 +12,8 @@ use parley::{ClientId, ConversationId, ConversationStatus, ValidationError};
 
 /// A customer starts a conversation with its first message (which spends
 /// one message of their send allowance).
-pub async fn start(
+pub(crate) async fn start(
+    db: &Db,
     backend: &Backend,
     customer: &CurrentUser,
     subject: &str,
@@ -32,7 +34,7 @@ pub async fn start(
         .unwrap_or_else(|| preview(body.as_str(), 80));
     let me = person(customer);
 
-    write(backend, &me, async |tx| {
+    write(db, backend, &me, async |tx| {
         let now = tx.now();
         let id: ConversationId = sqlx::query_scalar(
             "INSERT INTO conversations (customer_id, subject, title, status, last_seq, \

@@ -2,17 +2,17 @@
 //! a single upsert that only ever moves forward, so it needs no lock and no
 //! transaction of its own; it writes no message and no audit row.
 
+use super::super::super::{Conn, Db};
 use crate::bus::Event;
 use crate::conversations::{public_seq_at, Audience, NOT_FOUND};
 use crate::error::ServiceResult;
 use crate::{clock, Backend};
 use parley::model::CurrentUser;
 use parley::{ConversationId, Seq, Timestamp, UserId};
-use sqlx::SqliteConnection;
 
 /// Moves `user`'s read marker forward to `seq` (never back). Returns whether it moved.
 pub(super) async fn advance_marker(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     conversation: ConversationId,
     user: UserId,
     seq: Seq,
@@ -52,13 +52,13 @@ struct ReadTarget {
 /// customers as the newest public seq at or before S. The `read` event
 /// carries both, so each audience hears its own (customers only when their
 /// view of the marker moved).
-pub async fn mark_read(
+pub(crate) async fn mark_read(
+    db: &Db,
     backend: &Backend,
     viewer: &CurrentUser,
     conversation: ConversationId,
     up_to: Seq,
 ) -> ServiceResult<Option<Seq>> {
-    let db = &backend.db;
     let target: ReadTarget =
         sqlx::query_as("SELECT customer_id, last_seq, last_public_seq FROM conversations WHERE id = $1")
             .bind(conversation)

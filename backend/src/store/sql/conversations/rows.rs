@@ -3,16 +3,16 @@
 //! that does not hold what its type says fails as a decode error in the
 //! query, not as a string parsed later.
 
-use super::{Audience, LIST_PAGE, NOT_FOUND, PREVIEW_CHARS};
+use super::super::{Conn, Db, Engine};
+use crate::conversations::{Audience, LIST_PAGE, NOT_FOUND, PREVIEW_CHARS};
 use crate::error::ServiceResult;
-use crate::Db;
 use parley::model::{
     ConversationPage, ConversationSummary, CurrentUser, InboxCursor, Message, MessageKind, MessagePreview,
     PersonRef,
 };
 use parley::validate::preview;
 use parley::{ConversationId, ConversationStatus, MessageId, Role, Seq, Timestamp, UserId};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 
 /// One list row as the summary query returns it.
 #[derive(sqlx::FromRow)]
@@ -87,7 +87,7 @@ impl From<SummaryRow> for ConversationSummary {
 /// customer and assignee, its newest visible message and, for a viewer, the
 /// unread count — one statement for a whole page, never a query per row.
 /// Callers append `WHERE …`; `c` is the conversations alias.
-pub(super) fn summary_query<'a>(audience: Audience, viewer: Option<UserId>) -> QueryBuilder<'a, Sqlite> {
+pub(super) fn summary_query<'a>(audience: Audience, viewer: Option<UserId>) -> QueryBuilder<'a, Engine> {
     summary_query_from(audience, viewer, "conversations c")
 }
 
@@ -97,7 +97,7 @@ pub(super) fn summary_query_from<'a>(
     audience: Audience,
     viewer: Option<UserId>,
     from: &str,
-) -> QueryBuilder<'a, Sqlite> {
+) -> QueryBuilder<'a, Engine> {
     let (last_id, activity) = match audience {
         Audience::Staff => ("c.last_message_id", "c.last_activity_at"),
         Audience::Customer => ("c.last_public_message_id", "c.last_public_at"),
@@ -145,7 +145,7 @@ pub(super) fn summary_query_from<'a>(
 
 /// Appends keyset paging and ordering for lists sorted by `activity`.
 pub(super) fn page_by_activity(
-    q: &mut QueryBuilder<'_, Sqlite>,
+    q: &mut QueryBuilder<'_, Engine>,
     activity: &str,
     before: Option<InboxCursor>,
 ) {
@@ -160,7 +160,7 @@ pub(super) fn page_by_activity(
     q.push_bind(LIST_PAGE + 1);
 }
 
-pub(super) async fn fetch_page(q: &mut QueryBuilder<'_, Sqlite>, db: &Db) -> ServiceResult<ConversationPage> {
+pub(super) async fn fetch_page(q: &mut QueryBuilder<'_, Engine>, db: &Db) -> ServiceResult<ConversationPage> {
     let rows: Vec<SummaryRow> = q.build_query_as().fetch_all(&db.read).await?;
     let has_more = rows.len() as i64 > LIST_PAGE;
     let mut summaries: Vec<ConversationSummary> = rows
@@ -260,10 +260,7 @@ pub(super) async fn read_state(db: &Db, id: ConversationId) -> ServiceResult<Con
 /// The first statement of every write transaction on a conversation: an
 /// UPDATE, so it takes the write lock (SQLite) or the row lock (Postgres)
 /// before anything is read, and concurrent writers to one conversation queue.
-pub(super) async fn lock_state(
-    conn: &mut SqliteConnection,
-    id: ConversationId,
-) -> ServiceResult<ConversationState> {
+pub(super) async fn lock_state(conn: &mut Conn, id: ConversationId) -> ServiceResult<ConversationState> {
     sqlx::query_as(&format!(
         "UPDATE conversations SET last_seq = last_seq WHERE id = $1 RETURNING {STATE_COLUMNS}"
     ))

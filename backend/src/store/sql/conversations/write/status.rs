@@ -1,15 +1,17 @@
 //! Staff move a conversation through its lifecycle: resolve, reopen, close
 //! (close is for admins; `parley::lifecycle` decides which moves exist).
 
-use super::{write, AuditAction, Change};
-use crate::conversations::{person, require_staff};
+use super::super::super::Db;
+use super::{write, Change};
+use crate::conversations::{person, require_staff, AuditAction};
 use crate::error::ServiceResult;
 use crate::Backend;
 use parley::model::{CurrentUser, PersonRef};
 use parley::{ConversationId, ConversationStatus};
 
 /// A staff member changes the status (resolve, reopen, close — close for admins only).
-pub async fn change_status(
+pub(crate) async fn change_status(
+    db: &Db,
     backend: &Backend,
     actor: &CurrentUser,
     conversation: ConversationId,
@@ -17,7 +19,7 @@ pub async fn change_status(
 ) -> ServiceResult<ConversationStatus> {
     require_staff(actor)?;
     let me = person(actor);
-    write(backend, &me, async |tx| {
+    write(db, backend, &me, async |tx| {
         let state = tx.lock(conversation).await?;
         let to = state.status.transition(to, actor.role)?;
         let mut change = Change::of(conversation, &state);

@@ -48,7 +48,7 @@ pub async fn send(
         }
     }
     // A resend of a stored message is free; a new message spends allowance.
-    backend.send_limit.check(sender.id)?;
+    backend.send_limit.check(sender.id).await?;
     let kind = if note {
         MessageKind::Note
     } else {

@@ -19,7 +19,8 @@
 #   deny       cargo deny check licenses bans sources (deny.toml)
 #   schema     migrations/postgres against migrations/sqlite on a private
 #              PostgreSQL (scripts/services.sh, scripts/schema-parity.py)
-#   rust       Rust unit and integration tests (real server, SQLite, WebSockets)
+#   rust       Rust unit and integration tests (real server, SQLite, WebSockets;
+#              a private Redis for the scale-out tests, scripts/services.sh)
 #   loadgen    a few seconds of the load generator: nothing lost or doubled
 #   e2e        cargo leptos build, then Playwright on Debian's Chromium
 set -euo pipefail
@@ -69,7 +70,9 @@ stage_schema() {
 }
 
 stage_rust() {
-  cargo test "${server_crates[@]}"
+  # Beside a private Redis (and PostgreSQL): the scale-out tests need it
+  # (PARLEY_TEST_REDIS_URL); without it they would only print a note.
+  "$root/scripts/services.sh" run -- cargo test "${server_crates[@]}"
 }
 
 stage_loadgen() {

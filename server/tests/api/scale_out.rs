@@ -283,3 +283,30 @@ async fn the_send_limit_holds_across_instances() {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     }
 }
+
+#[tokio::test]
+async fn serve_refuses_to_start_when_redis_is_unreachable() {
+    // Nothing listens on port 1; no test Redis needed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = backend::Db::connect(&format!("sqlite://{}", dir.path().join("p.db").display()))
+        .await
+        .expect("database");
+    db.migrate().await.expect("migrate");
+    let args = ServeArgs {
+        redis_url: Some("redis://127.0.0.1:1".into()),
+        ..ServeArgs::default()
+    };
+    let config = server::config::Config::from_args(&args).expect("config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let result = server::serve(listener, config, db, std::future::pending()).await;
+    match result {
+        Err(e) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("Redis at redis://127.0.0.1:1 is unreachable"),
+                "{message}"
+            );
+        }
+        Ok(()) => panic!("served without its Redis"),
+    }
+}

@@ -19,7 +19,9 @@
 #   deny       cargo deny check licenses bans sources (deny.toml)
 #   schema     migrations/postgres against migrations/sqlite on a private
 #              PostgreSQL (scripts/services.sh, scripts/schema-parity.py)
-#   rust       Rust unit and integration tests (real server, SQLite, WebSockets)
+#   rust       Rust unit and integration tests (real server, SQLite, WebSockets;
+#              a private Redis for the scale-out tests, scripts/services.sh)
+#   postgres   the store and API suites again on a private PostgreSQL (and Redis)
 #   loadgen    a few seconds of the load generator: nothing lost or doubled
 #   e2e        cargo leptos build, then Playwright on Debian's Chromium
 set -euo pipefail
@@ -29,7 +31,7 @@ cd "$root"
 export CARGO_INCREMENTAL=0
 export PATH="$root/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-all_stages=(install fmt leptosfmt lint deny schema rust loadgen e2e)
+all_stages=(install fmt leptosfmt lint deny schema rust postgres loadgen e2e)
 # The crates linted and tested for the server side (the wasm-only frontend is
 # linted by its own target).
 server_crates=(-p parley -p backend -p app -p server -p loadgen -p testkit)
@@ -69,7 +71,18 @@ stage_schema() {
 }
 
 stage_rust() {
-  cargo test "${server_crates[@]}"
+  # Beside a private Redis (and PostgreSQL): the scale-out tests need it
+  # (PARLEY_TEST_REDIS_URL); without it they would only print a note.
+  "$root/scripts/services.sh" run -- cargo test "${server_crates[@]}"
+}
+
+stage_postgres() {
+  # The same suites on the other engine: each test gets a database of its
+  # own on the private server (backend::scratch), the scale-out tests two
+  # instances on one database and one Redis. The test binaries are the
+  # ones the rust stage built.
+  PARLEY_TEST_DATABASE=postgres "$root/scripts/services.sh" run -- \
+    cargo test -p backend --test store -p server --test api
 }
 
 stage_loadgen() {

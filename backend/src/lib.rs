@@ -18,13 +18,17 @@
 //! - [`canned`]: canned responses.
 //! - [`presence`]: staff availability (online / away / offline).
 //! - [`limits`]: rate limits: messages per user, sign-ins per account and address.
-//! - [`bus`]: committed changes, announced to the live hubs.
+//! - [`bus`]: committed changes, announced to the live hubs (with Redis,
+//!   to every instance's).
+//! - [`cluster`]: the Redis that several instances share (`REDIS_URL`):
+//!   the bus's bridge, presence across instances, shared rate limits.
 //! - [`scratch`]: a fresh database per test, on the engine the test run asks for.
 
 pub mod accounts;
 pub mod bus;
 pub mod canned;
 pub mod clock;
+pub mod cluster;
 pub mod constraints;
 pub mod conversations;
 pub mod db;

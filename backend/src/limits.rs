@@ -12,7 +12,15 @@
 //! the operator named ([`TrustedProxies`]), the address that proxy says it
 //! forwarded for (`X-Forwarded-For`). IPv6 addresses count by their /64: one
 //! host usually holds a whole /64 and could otherwise rotate through it.
+//!
+//! With several instances (`REDIS_URL`), an in-memory limiter per process
+//! would multiply every quota by the number of instances, so the limiters
+//! are made [`shared`](SendLimiter::shared): the same GCRA, kept in Redis
+//! by one Lua script (one round trip, EVALSHA) with the same quotas and the
+//! same answers. While Redis cannot be reached they fall back to the
+//! in-memory limiter of this process, and say so in the log.
 
+use crate::cluster::{with_timeout, Cluster};
 use crate::ServiceError;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -20,12 +28,16 @@ use parley::validate::Email;
 use parley::UserId;
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub struct SendLimiter {
     limiter: Arc<DefaultKeyedRateLimiter<UserId>>,
     clock: DefaultClock,
+    rate: Rate,
+    shared: Option<Shared>,
 }
 
 impl SendLimiter {
@@ -35,11 +47,24 @@ impl SendLimiter {
         SendLimiter {
             limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             clock: DefaultClock::default(),
+            rate: Rate::new(per_minute, 60),
+            shared: None,
         }
     }
 
+    /// The same limit, counted in `cluster`'s Redis for every instance.
+    pub fn shared(mut self, cluster: &Cluster) -> SendLimiter {
+        self.shared = Some(Shared::new(cluster));
+        self
+    }
+
     /// Takes one message from `user`'s allowance, or says how long to wait.
-    pub fn check(&self, user: UserId) -> Result<(), ServiceError> {
+    pub async fn check(&self, user: UserId) -> Result<(), ServiceError> {
+        if let Some(shared) = &self.shared {
+            if let Some(answer) = shared.take(&format!("send:{}", user.0), self.rate).await {
+                return answer.map_err(|retry_after_ms| ServiceError::RateLimited { retry_after_ms });
+            }
+        }
         self.limiter
             .check_key(&user)
             .map_err(|not_until| ServiceError::RateLimited {
@@ -51,6 +76,107 @@ impl SendLimiter {
     pub fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
+    }
+}
+
+/// A GCRA rate as the Redis script takes it: one cell every `interval_ms`,
+/// bursts up to `burst` — what `governor::Quota::per_minute(n)` means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rate {
+    interval_ms: u64,
+    burst: u32,
+}
+
+impl Rate {
+    fn new(per_period: NonZeroU32, period_secs: u64) -> Rate {
+        Rate {
+            interval_ms: (period_secs * 1000 / u64::from(per_period.get())).max(1),
+            burst: per_period.get(),
+        }
+    }
+}
+
+/// GCRA on one key: the key holds the theoretical arrival time (TAT, in
+/// Redis's clock, ms). A request at `now` is allowed when the TAT is at most
+/// `(burst - 1) * interval` ahead, and moves it one interval on; otherwise
+/// the answer is how long until it would be allowed. The key expires when
+/// the allowance is full again, so idle keys cost nothing.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = interval * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait > 0 then return wait end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)
+return 0
+";
+
+/// After Redis failed, how long the limiters use only their local state
+/// before trying Redis again (a send must not wait on a dead Redis each time).
+const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// The Redis half of a limiter. Cheap to clone (shared).
+#[derive(Clone)]
+struct Shared {
+    cluster: Cluster,
+    script: Arc<redis::Script>,
+    /// Until when Redis is not asked (it just failed).
+    resting_until: Arc<Mutex<Option<Instant>>>,
+    /// Whether the last attempt failed: logs the fall-back once, and the return.
+    degraded: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn new(cluster: &Cluster) -> Shared {
+        Shared {
+            cluster: cluster.clone(),
+            script: Arc::new(redis::Script::new(GCRA)),
+            resting_until: Arc::new(Mutex::new(None)),
+            degraded: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Takes one cell of `key`'s allowance in Redis: `Some(Ok)` allowed,
+    /// `Some(Err(ms))` refused with the wait, `None` Redis could not answer
+    /// (the caller uses its local limiter).
+    async fn take(&self, key: &str, rate: Rate) -> Option<Result<(), u64>> {
+        {
+            let mut resting = self.resting_until.lock().unwrap_or_else(|p| p.into_inner());
+            match *resting {
+                Some(until) if Instant::now() < until => return None,
+                Some(_) => *resting = None,
+                None => {}
+            }
+        }
+        let mut manager = self.cluster.manager();
+        let mut invocation = self.script.key(self.cluster.key(&format!("limit:{key}")));
+        invocation.arg(rate.interval_ms).arg(rate.burst);
+        match with_timeout(invocation.invoke_async::<i64>(&mut manager)).await {
+            Ok(wait) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::warn!("rate limits are counted in Redis again");
+                }
+                Some(match u64::try_from(wait) {
+                    Ok(ms) if ms > 0 => Err(ms),
+                    _ => Ok(()),
+                })
+            }
+            Err(e) => {
+                if !self.degraded.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        error = %e,
+                        "rate limits cannot reach Redis: each instance counts on its own until it is back"
+                    );
+                }
+                *self.resting_until.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Instant::now() + REST_AFTER_FAILURE);
+                None
+            }
+        }
     }
 }
 
@@ -72,6 +198,14 @@ pub enum ClientAddress {
 }
 
 impl ClientAddress {
+    /// How the address is spelled in a Redis key.
+    fn key(&self) -> String {
+        match self {
+            ClientAddress::Ip(ip) => ip.to_string(),
+            ClientAddress::Unknown => "unknown".to_owned(),
+        }
+    }
+
     pub fn of(ip: IpAddr) -> ClientAddress {
         match ip {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -150,6 +284,9 @@ pub struct AuthLimiter {
     registrations: Arc<DefaultKeyedRateLimiter<ClientAddress>>,
     proxies: Arc<TrustedProxies>,
     clock: DefaultClock,
+    /// The three rates, for the Redis script.
+    rates: [Rate; 3],
+    shared: Option<Shared>,
 }
 
 impl AuthLimiter {
@@ -167,7 +304,25 @@ impl AuthLimiter {
             )))),
             proxies: Arc::new(proxies),
             clock: DefaultClock::default(),
+            rates: [
+                Rate::new(rate(quotas.sign_ins_per_account_per_hour), 3600),
+                Rate::new(rate(quotas.sign_ins_per_address_per_minute), 60),
+                Rate::new(rate(quotas.registrations_per_address_per_hour), 3600),
+            ],
+            shared: None,
         }
+    }
+
+    /// The same limits, counted in `cluster`'s Redis for every instance.
+    pub fn shared(mut self, cluster: &Cluster) -> AuthLimiter {
+        self.shared = Some(Shared::new(cluster));
+        self
+    }
+
+    /// One cell of `key` in Redis, if shared and Redis answers.
+    async fn take_shared(&self, key: String, rate: Rate) -> Option<Result<(), ServiceError>> {
+        let answer = self.shared.as_ref()?.take(&key, rate).await?;
+        Some(answer.map_err(|retry_after_ms| ServiceError::TooManyAttempts { retry_after_ms }))
     }
 
     /// Who is asking: see [`TrustedProxies::client_address`].
@@ -178,18 +333,39 @@ impl AuthLimiter {
     /// Takes one sign-in attempt from `from`'s allowance and then from
     /// `account`'s (whether or not the account exists: the answer must not
     /// tell), or says how long to wait.
-    pub fn sign_in(&self, account: &Email, from: ClientAddress) -> Result<(), ServiceError> {
+    pub async fn sign_in(&self, account: &Email, from: ClientAddress) -> Result<(), ServiceError> {
+        let [per_account, per_address, _] = self.rates;
         let refused = |not_until| ServiceError::TooManyAttempts {
             retry_after_ms: wait_ms(&not_until, &self.clock),
         };
-        self.per_address.check_key(&from).map_err(refused)?;
-        self.per_account
-            .check_key(&account.as_str().to_owned())
-            .map_err(refused)
+        match self
+            .take_shared(format!("sign_in:address:{}", from.key()), per_address)
+            .await
+        {
+            Some(answer) => answer?,
+            None => self.per_address.check_key(&from).map_err(refused)?,
+        }
+        match self
+            .take_shared(format!("sign_in:account:{}", account.as_str()), per_account)
+            .await
+        {
+            Some(answer) => answer,
+            None => self
+                .per_account
+                .check_key(&account.as_str().to_owned())
+                .map_err(refused),
+        }
     }
 
     /// Takes one registration from `from`'s allowance, or says how long to wait.
-    pub fn register(&self, from: ClientAddress) -> Result<(), ServiceError> {
+    pub async fn register(&self, from: ClientAddress) -> Result<(), ServiceError> {
+        let [_, _, registrations] = self.rates;
+        if let Some(answer) = self
+            .take_shared(format!("register:{}", from.key()), registrations)
+            .await
+        {
+            return answer;
+        }
         self.registrations
             .check_key(&from)
             .map_err(|not_until| ServiceError::TooManyAttempts {
@@ -213,29 +389,29 @@ impl AuthLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn allows_the_quota_then_refuses_with_a_wait() {
+    #[tokio::test]
+    async fn allows_the_quota_then_refuses_with_a_wait() {
         let limiter = SendLimiter::per_minute(3);
         let ann = UserId(1);
         for _ in 0..3 {
-            assert!(limiter.check(ann).is_ok());
+            assert!(limiter.check(ann).await.is_ok());
         }
-        match limiter.check(ann) {
+        match limiter.check(ann).await {
             Err(ServiceError::RateLimited { retry_after_ms }) => {
                 assert!(retry_after_ms > 0 && retry_after_ms <= 20_000, "{retry_after_ms}")
             }
             other => panic!("expected a rate limit, got {other:?}"),
         }
         // someone else is not affected
-        assert!(limiter.check(UserId(2)).is_ok());
+        assert!(limiter.check(UserId(2)).await.is_ok());
     }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("an address")
     }
 
-    #[test]
-    fn sign_ins_are_limited_per_address_and_per_account() {
+    #[tokio::test]
+    async fn sign_ins_are_limited_per_address_and_per_account() {
         let limiter = AuthLimiter::new(
             AuthQuotas {
                 sign_ins_per_account_per_hour: 2,
@@ -248,23 +424,23 @@ mod tests {
         let bob = Email::parse("bob@example.com").expect("email");
         let here = ClientAddress::of(ip("192.0.2.1"));
         let there = ClientAddress::of(ip("192.0.2.2"));
-        assert!(limiter.sign_in(&ann, here).is_ok());
-        assert!(limiter.sign_in(&ann, there).is_ok());
+        assert!(limiter.sign_in(&ann, here).await.is_ok());
+        assert!(limiter.sign_in(&ann, there).await.is_ok());
         // Ann's account has had its two tries, from wherever they come.
-        let refused = limiter.sign_in(&ann, ClientAddress::of(ip("192.0.2.3")));
+        let refused = limiter.sign_in(&ann, ClientAddress::of(ip("192.0.2.3"))).await;
         assert!(
             matches!(refused, Err(ServiceError::TooManyAttempts { retry_after_ms }) if retry_after_ms > 1_000)
         );
         // `here` has two tries left for any account, then none.
-        assert!(limiter.sign_in(&bob, here).is_ok());
-        assert!(limiter.sign_in(&bob, here).is_ok());
+        assert!(limiter.sign_in(&bob, here).await.is_ok());
+        assert!(limiter.sign_in(&bob, here).await.is_ok());
         let carol = Email::parse("carol@example.com").expect("email");
-        assert!(limiter.sign_in(&carol, here).is_err());
-        assert!(limiter.sign_in(&carol, there).is_ok());
+        assert!(limiter.sign_in(&carol, here).await.is_err());
+        assert!(limiter.sign_in(&carol, there).await.is_ok());
         // Registrations count apart.
-        assert!(limiter.register(here).is_ok());
-        assert!(limiter.register(here).is_err());
-        assert!(limiter.register(there).is_ok());
+        assert!(limiter.register(here).await.is_ok());
+        assert!(limiter.register(here).await.is_err());
+        assert!(limiter.register(there).await.is_ok());
     }
 
     #[test]

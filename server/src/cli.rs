@@ -175,6 +175,17 @@ pub struct ServeArgs {
     #[arg(long, env = "PARLEY_MAX_CONNECTIONS", default_value_t = 1_000, global = true)]
     pub max_connections: usize,
 
+    /// Redis shared by every instance (redis://host:6379): live events,
+    /// presence and rate limits across instances. Unset: one instance,
+    /// everything in this process, no Redis needed.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so that two deployments can
+    /// share one Redis. Every instance of one deployment must use the same.
+    #[arg(long, env = "PARLEY_REDIS_NAMESPACE", default_value = "parley", global = true)]
+    pub redis_namespace: String,
+
     /// This is a demo: serve even though the demo accounts (`parley seed-demo`),
     /// whose passwords are published, exist. Without it, `serve` refuses to start
     /// while any of them does.
@@ -203,6 +214,8 @@ impl Default for ServeArgs {
             socket_write_timeout_secs: 10,
             header_read_timeout_secs: 10,
             max_connections: 1_000,
+            redis_url: None,
+            redis_namespace: "parley".to_owned(),
             demo: false,
         }
     }

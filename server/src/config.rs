@@ -33,6 +33,15 @@ pub struct Config {
     pub sockets: SocketLimits,
     /// Slowloris: how long headers may take, how many connections at once.
     pub http: HttpLimits,
+    /// The Redis shared by every instance, if there are several.
+    pub redis: Option<RedisConfig>,
+}
+
+/// `REDIS_URL` and its namespace (see `backend::cluster`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    pub url: String,
+    pub namespace: String,
 }
 
 /// Limits on live sockets (see `live::limits`).
@@ -185,6 +194,15 @@ impl Config {
                 header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
                 max_connections: args.max_connections,
             },
+            redis: args
+                .redis_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(|url| RedisConfig {
+                    url: url.to_owned(),
+                    namespace: args.redis_namespace.clone(),
+                }),
         })
     }
 }

@@ -39,16 +39,37 @@ pub enum ServeError {
     Sessions(#[from] sqlx::Error),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// Redis is configured but cannot be reached (at start).
+    #[error("{0}")]
+    Redis(#[from] backend::cluster::ClusterError),
 }
 
 /// Serves Parley on `listener` until `shutdown` completes, then lets open
-/// requests finish. The database must be migrated already.
+/// requests finish. The database must be migrated already. With
+/// `config.redis`, Redis must answer first (else [`ServeError::Redis`]).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     db: Db,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // First, so that an unreachable Redis stops the start before anything runs.
+    let cluster = match &config.redis {
+        Some(redis) => {
+            let cluster = backend::cluster::Cluster::connect_in(&redis.url, &redis.namespace).await?;
+            tracing::info!(
+                redis = cluster.url(),
+                instance = cluster.instance(),
+                "sharing live events, presence and limits with other instances through Redis"
+            );
+            Some(cluster)
+        }
+        None => None,
+    };
+    let bus = match &cluster {
+        Some(cluster) => backend::Bus::with_redis(cluster).await?,
+        None => backend::Bus::new(),
+    };
     let session_store = SessionStore::open(&db).await?;
     let expired_sessions = tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
@@ -78,20 +99,22 @@ pub async fn serve(
         .site_addr(site_addr)
         .build();
 
-    let backend = Backend::new(
-        db,
-        backend::Bus::new(),
-        backend::limits::SendLimiter::per_minute(config.messages_per_minute),
-    )
-    .with_auth_limits(backend::limits::AuthLimiter::new(
+    let mut send_limit = backend::limits::SendLimiter::per_minute(config.messages_per_minute);
+    let mut auth_limits = backend::limits::AuthLimiter::new(
         config.auth_quotas,
         backend::limits::TrustedProxies::new(config.trusted_proxies.clone()),
-    ));
+    );
+    if let Some(cluster) = &cluster {
+        send_limit = send_limit.shared(cluster);
+        auth_limits = auth_limits.shared(cluster);
+    }
+    let backend = Backend::new(db, bus, send_limit).with_auth_limits(auth_limits);
     let hub = live::Hub::start(
         backend.clone(),
         config.heartbeat,
         config.presence_grace,
         config.sockets,
+        cluster,
     )
     .await;
     let limits = backend.clone();

@@ -34,7 +34,9 @@ pub use socket::{
     wait_for, write_frame, Opened, Socket,
 };
 #[cfg(feature = "spawn")]
-pub use spawn::{spawn_app, spawn_app_with, TestApp, PASSWORD};
+pub use spawn::{
+    fresh_namespace, spawn_app, spawn_app_with, spawn_instances, test_redis_url, TestApp, PASSWORD,
+};
 
 use parley::protocol::ServerFrame;
 use reqwest::StatusCode;

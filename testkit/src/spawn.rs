@@ -7,6 +7,11 @@
 //! database (live sockets are told 1012, clients reconnect to the same URL),
 //! and shuts it down when dropped.
 //!
+//! Several instances (issue 10): [`test_redis_url`] is the test Redis
+//! (`PARLEY_TEST_REDIS_URL`, from `scripts/services.sh`), [`spawn_instances`]
+//! starts two servers on one database and one Redis namespace of their
+//! own, and [`TestApp::spawn_beside`] one more beside an existing one.
+//!
 //! Everything here panics on failure: it is only for tests and benches.
 
 use crate::Client;
@@ -18,6 +23,8 @@ use reqwest::StatusCode;
 use server::cli::ServeArgs;
 use server::config::Config;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -35,10 +42,13 @@ pub struct TestApp {
     args: ServeArgs,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    /// The (empty) site root; removed on drop.
-    dir: TempDir,
-    /// The database (a SQLite file's folder is removed on drop).
-    _scratch: Scratch,
+    /// The database's URL (the same for instances beside each other).
+    pub db_url: String,
+    /// The database (a SQLite file's folder is removed when the last
+    /// instance using it drops).
+    scratch: Arc<Scratch>,
+    /// This instance's (empty) site root.
+    site: TempDir,
 }
 
 /// Starts Parley on 127.0.0.1:0 with a fresh database and default settings.
@@ -49,27 +59,86 @@ pub async fn spawn_app() -> TestApp {
 /// Starts Parley on 127.0.0.1:0 with a fresh database and these settings
 /// (`addr` and `site_root` are replaced).
 pub async fn spawn_app_with(args: ServeArgs) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
     let scratch = Scratch::new().await;
     let db = scratch.open().await;
+    start_on(Arc::new(scratch), db, args).await
+}
+
+async fn start_on(scratch: Arc<Scratch>, db: Db, args: ServeArgs) -> TestApp {
     let mut app = TestApp {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         db,
         args,
         shutdown: None,
         task: None,
-        dir,
-        _scratch: scratch,
+        db_url: scratch.url.clone(),
+        scratch,
+        site: tempfile::tempdir().expect("temp dir"),
     };
     app.start(None).await;
     app
 }
 
+/// The test Redis (`PARLEY_TEST_REDIS_URL`, set by `scripts/services.sh
+/// run -- …`), or `None` after printing why the calling test skips.
+pub fn test_redis_url() -> Option<String> {
+    match std::env::var("PARLEY_TEST_REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!(
+                "note: PARLEY_TEST_REDIS_URL is not set, so this Redis test is skipped \
+                 (run it with scripts/services.sh run -- cargo test …)"
+            );
+            None
+        }
+    }
+}
+
+/// A Redis namespace no other test (or earlier run) uses, so tests that
+/// share one Redis do not hear each other.
+pub fn fresh_namespace() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "test-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Two instances on one database and one Redis (in a fresh namespace),
+/// each with `args` otherwise: what N instances behind a load balancer are.
+pub async fn spawn_instances(redis_url: &str, args: ServeArgs) -> (TestApp, TestApp) {
+    let args = ServeArgs {
+        redis_url: Some(redis_url.to_owned()),
+        redis_namespace: fresh_namespace(),
+        ..args
+    };
+    let a = spawn_app_with(args.clone()).await;
+    let b = a.spawn_beside(args).await;
+    (a, b)
+}
+
 impl TestApp {
+    /// Another instance on this one's database, with `args` (give it the
+    /// same Redis URL and namespace to make it part of the same deployment).
+    pub async fn spawn_beside(&self, args: ServeArgs) -> TestApp {
+        let db = self.scratch.open().await;
+        start_on(self.scratch.clone(), db, args).await
+    }
+
+    /// The settings it serves with.
+    pub fn args(&self) -> &ServeArgs {
+        &self.args
+    }
+
     async fn start(&mut self, port: Option<u16>) {
         let mut args = self.args.clone();
         args.addr = SocketAddr::from(([127, 0, 0, 1], port.unwrap_or(0)));
-        args.site_root = self.dir.path().join("site");
+        args.site_root = self.site.path().join("site");
         let config = Config::from_args(&args).expect("config");
         // The old listener may take a moment to let go of the port.
         let mut listener = None;

@@ -12,6 +12,7 @@ mod cancel;
 mod constraints;
 mod helpers;
 mod public_seq;
+mod scale_out;
 mod sign_in;
 mod typed;
 mod write;

@@ -7,7 +7,9 @@
 //! typing reaches subscribers other than the typist; a read marker reaches
 //! subscribers and the reader's other tabs (to clear their badges).
 //! Availability changes are presence, and the end of a session or a role
-//! change closes sockets: both are handled by the hub.
+//! change closes sockets: both are handled by the hub, and so is a resync
+//! (every socket of this instance, after events may have been lost between
+//! instances).
 
 use super::registry::{encode, Outgoing, Registry, SocketEntry, SocketId};
 use backend::bus::Event;
@@ -123,8 +125,13 @@ pub(super) fn fan_out(registry: &Registry, event: &Event) -> Vec<SocketId> {
                 }
             }
         }
-        // Presence and revocations change the hub, not frames: see `Hub::deliver`.
-        Event::Availability { .. } | Event::AccessChanged { .. } | Event::SessionEnded { .. } => {}
+        // Presence, revocations and resyncs change the hub or reach every
+        // socket: see `Hub::deliver`.
+        Event::Availability { .. }
+        | Event::AccessChanged { .. }
+        | Event::SessionEnded { .. }
+        | Event::Resync
+        | Event::PresenceChanged { .. } => {}
     }
     laggards
 }

@@ -3,6 +3,13 @@
 //! down, and the dispatcher task that hands every bus event to
 //! [`super::deliver`]. A socket joins with [`Hub::register`] and leaves when
 //! its [`Registration`] is dropped.
+//!
+//! With Redis (`REDIS_URL`) a presence task ([`sync_presence`]) also keeps
+//! this instance's staff in Redis's presence set — refreshed every
+//! grace/4 (at most 5 s) for members with a socket here — and reads who is
+//! present on any instance after every change here or elsewhere and on
+//! every tick (which catches members whose instance died: their entries
+//! stop being refreshed and fall out after the grace period).
 
 use super::deliver;
 use super::limits::{Occupancy, Refusal, Seat};
@@ -11,7 +18,8 @@ use super::registry::{
     encode, NewSocket, Outgoing, Registry, Revoked, SocketId, SubscribeError, QUEUE_CAPACITY,
 };
 use crate::config::SocketLimits;
-use backend::bus::Event;
+use backend::bus::{Bus, Event};
+use backend::cluster::Cluster;
 use backend::Backend;
 use parley::model::PersonRef;
 use parley::protocol::ServerFrame;
@@ -20,7 +28,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tokio_util::task::TaskTracker;
 
 /// Shared state of all live sockets in this process.
@@ -54,6 +62,18 @@ struct HubInner {
     /// HTTP requests, so graceful shutdown would not wait for (or end) them;
     /// each one watches this and closes with 1012 ("service restart").
     shutting_down: watch::Sender<bool>,
+    /// With Redis: whom to tell about presence here, and how it wakes up.
+    presence_sync: Option<PresenceSync>,
+}
+
+/// The Redis side of presence (see [`sync_presence`]).
+struct PresenceSync {
+    cluster: Cluster,
+    bus: Bus,
+    /// Something changed here: write it to Redis and tell the others.
+    here: Notify,
+    /// Something changed elsewhere (or Redis came back): read Redis again.
+    elsewhere: Notify,
 }
 
 /// A socket's place in the hub; dropping it unregisters the socket.
@@ -73,12 +93,14 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    /// Loads staff availability and starts the dispatcher for `backend`'s bus.
+    /// Loads staff availability and starts the dispatcher for `backend`'s
+    /// bus; with `cluster` (Redis), also the presence task.
     pub async fn start(
         backend: Backend,
         heartbeat: Duration,
         presence_grace: Duration,
         limits: SocketLimits,
+        cluster: Option<Cluster>,
     ) -> Hub {
         let staff = match backend::presence::staff_availability(&backend.db).await {
             Ok(staff) => staff.into_iter().map(|s| (s.person, s.availability)).collect(),
@@ -99,10 +121,33 @@ impl Hub {
                 registry: RwLock::new(Registry::default()),
                 presence: Mutex::new(PresenceBook::load(staff)),
                 shutting_down: watch::Sender::new(false),
+                presence_sync: cluster.map(|cluster| PresenceSync {
+                    cluster,
+                    bus: backend.bus.clone(),
+                    here: Notify::new(),
+                    elsewhere: Notify::new(),
+                }),
             }),
         };
         tokio::spawn(dispatch(hub.clone(), events));
+        if hub.inner.presence_sync.is_some() {
+            tokio::spawn(sync_presence(hub.clone()));
+        }
         hub
+    }
+
+    /// With Redis: presence here changed; the presence task writes it.
+    fn presence_changed_here(&self) {
+        if let Some(sync) = &self.inner.presence_sync {
+            sync.here.notify_one();
+        }
+    }
+
+    /// With Redis: presence may have changed elsewhere; read it again.
+    fn presence_changed_elsewhere(&self) {
+        if let Some(sync) = &self.inner.presence_sync {
+            sync.elsewhere.notify_one();
+        }
     }
 
     pub fn heartbeat(&self) -> Duration {
@@ -226,6 +271,7 @@ impl Hub {
                 if let Some(snapshot) = changed {
                     self.broadcast_presence(&snapshot);
                 }
+                self.presence_changed_here();
                 Some(user.id)
             }
             _ => None,
@@ -244,6 +290,7 @@ impl Hub {
     fn staff_disconnected(&self, user: UserId) {
         let generation = self.presence_book().disconnected(user);
         let Some(generation) = generation else { return };
+        self.presence_changed_here();
         let hub = self.clone();
         let grace = self.inner.presence_grace;
         // Runs on the runtime of whoever dropped the last socket.
@@ -258,6 +305,7 @@ impl Hub {
                 if let Some(snapshot) = changed {
                     hub.broadcast_presence(&snapshot);
                 }
+                hub.presence_changed_here();
             });
         }
     }
@@ -342,9 +390,27 @@ impl Hub {
                 if let Some(snapshot) = changed {
                     self.broadcast_presence(&snapshot);
                 }
+                self.presence_changed_here();
             }
             Event::SessionEnded { user_id, session_id } => {
                 self.revoke(*user_id, Some(session_id), Revoked::SessionEnded)
+            }
+            Event::Resync => {
+                tracing::warn!(
+                    sockets = self.open_sockets(),
+                    "events may have been lost between instances; asking every client to resync"
+                );
+                self.resync_everyone();
+                self.presence_changed_elsewhere();
+            }
+            Event::PresenceChanged { staff } => {
+                {
+                    let mut book = self.presence_book();
+                    for (person, availability) in staff {
+                        book.learn(person.clone(), *availability);
+                    }
+                }
+                self.presence_changed_elsewhere();
             }
             Event::Messages { .. }
             | Event::Conversation { .. }
@@ -391,6 +457,86 @@ fn presence_frame(snapshot: &PresenceSnapshot, staff: bool) -> ServerFrame {
     ServerFrame::Presence {
         support_online: snapshot.support_online,
         staff: staff.then(|| snapshot.staff.clone()),
+    }
+}
+
+/// The presence task (Redis only): writes this instance's presence to
+/// Redis, tells the other instances when it changed, and reads back who is
+/// present anywhere — after each change here or elsewhere, and every
+/// grace/4 (at most 5 s), which also refreshes this instance's entries.
+/// Ends when the server shuts down. While Redis cannot be reached, what
+/// Redis said last counts for one grace period, then only this instance's
+/// own sockets do.
+async fn sync_presence(hub: Hub) {
+    let Some(sync) = hub.inner.presence_sync.as_ref() else {
+        return;
+    };
+    let grace = hub.inner.presence_grace;
+    let every = (grace / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = hub.shutdown_signal();
+    let mut last_read = std::time::Instant::now();
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = sync.here.notified() => {}
+            () = sync.elsewhere.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        let (here, changes, people) = {
+            let mut book = hub.presence_book();
+            let changes = book.take_changes();
+            let people = book.people(&changes.changed);
+            (book.here(), changes, people)
+        };
+        let mut seen = here;
+        seen.extend(&changes.left);
+        let written = async {
+            sync.cluster.touch_presence(&seen).await?;
+            sync.cluster.remove_presence(&changes.gone).await
+        }
+        .await;
+        if written.is_ok() && !changes.changed.is_empty() {
+            // After the write, so their read sees it.
+            sync.bus
+                .publish_elsewhere(Event::PresenceChanged { staff: people });
+        }
+        let present = match written {
+            Ok(()) => sync.cluster.present_staff(grace).await,
+            Err(e) => Err(e),
+        };
+        let changed = {
+            let mut book = hub.presence_book();
+            match present {
+                Ok(present) => {
+                    if failing {
+                        tracing::warn!("presence is shared through Redis again");
+                        failing = false;
+                    }
+                    last_read = std::time::Instant::now();
+                    book.set_elsewhere(present);
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::error!(
+                            error = %e,
+                            "presence cannot reach Redis: staff on other instances will count \
+                             as offline after the grace period, until it is back"
+                        );
+                        failing = true;
+                    }
+                    if last_read.elapsed() > grace {
+                        book.set_elsewhere(Default::default());
+                    }
+                }
+            }
+            book.changed()
+        };
+        if let Some(snapshot) = changed {
+            hub.broadcast_presence(&snapshot);
+        }
     }
 }
 

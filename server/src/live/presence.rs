@@ -4,10 +4,18 @@
 //! flap "Support is online" for every customer. Sockets that stop sending
 //! heartbeats are closed by the connection loop, which ends their presence
 //! the same way.
+//!
+//! With several instances (`REDIS_URL`) this book still counts this
+//! process's sockets, and also records what the hub must write to Redis
+//! (who has sockets here, whose last one just closed, who left for good)
+//! and holds the set Redis says is present on *any* instance
+//! ([`PresenceBook::set_elsewhere`]): a member counts as connected when
+//! either says so. The hub's presence task does the Redis side
+//! (`Hub::sync_presence`).
 
 use parley::model::{PersonRef, StaffPresence};
 use parley::{Availability, UserId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone)]
 struct StaffState {
@@ -33,6 +41,21 @@ pub struct PresenceSnapshot {
 pub struct PresenceBook {
     staff: HashMap<UserId, StaffState>,
     last: Option<PresenceSnapshot>,
+    /// Present on some instance, as Redis last said (empty without Redis).
+    elsewhere: HashSet<UserId>,
+    /// Whose presence here changed since the last [`PresenceBook::take_changes`].
+    changes: Changes,
+}
+
+/// What changed here since Redis was last told (Redis only).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Their last socket here just closed: seen now, and the grace starts.
+    pub left: Vec<UserId>,
+    /// Gone from here for good (grace over, or access changed).
+    pub gone: Vec<UserId>,
+    /// Everyone whose presence here changed (including those who connected).
+    pub changed: Vec<UserId>,
 }
 
 impl PresenceBook {
@@ -54,22 +77,28 @@ impl PresenceBook {
                     )
                 })
                 .collect(),
-            last: None,
+            ..PresenceBook::default()
         }
     }
 
     /// A staff socket opened.
     pub fn connected(&mut self, person: PersonRef, availability: Availability) {
+        let id = person.id;
         let state = self.upsert(person, availability);
         state.sockets += 1;
         state.connected = true;
+        self.changes.changed.push(id);
     }
 
     /// Someone's access changed (a new role, or deactivated): they leave the
     /// team at once, without a grace period. If they are still staff, their
     /// next socket brings them back with their stored availability.
     pub fn forget(&mut self, user: UserId) {
-        self.staff.remove(&user);
+        if self.staff.remove(&user).is_some() {
+            self.changes.gone.push(user);
+            self.changes.changed.push(user);
+        }
+        self.elsewhere.remove(&user);
     }
 
     /// A staff socket closed. Returns the generation to pass to
@@ -80,6 +109,8 @@ impl PresenceBook {
         state.sockets = state.sockets.saturating_sub(1);
         if state.sockets == 0 {
             state.generation += 1;
+            self.changes.left.push(user);
+            self.changes.changed.push(user);
             Some(state.generation)
         } else {
             None
@@ -91,8 +122,49 @@ impl PresenceBook {
         if let Some(state) = self.staff.get_mut(&user) {
             if state.generation == generation && state.sockets == 0 {
                 state.connected = false;
+                self.changes.gone.push(user);
+                self.changes.changed.push(user);
             }
         }
+    }
+
+    /// Someone (perhaps only known to another instance) is on the team:
+    /// added with this availability if this book has not heard of them.
+    pub fn learn(&mut self, person: PersonRef, availability: Availability) {
+        if !self.staff.contains_key(&person.id) && person.role.is_staff() {
+            self.upsert(person, availability);
+        }
+    }
+
+    /// Staff with a socket here right now (their presence is refreshed).
+    pub fn here(&self) -> Vec<UserId> {
+        self.staff
+            .iter()
+            .filter(|(_, s)| s.sockets > 0)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// What changed here since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.changed.sort_unstable();
+        changes.changed.dedup();
+        changes
+    }
+
+    /// Who and with which availability, for those of `users` this book knows.
+    pub fn people(&self, users: &[UserId]) -> Vec<(PersonRef, Availability)> {
+        users
+            .iter()
+            .filter_map(|id| self.staff.get(id))
+            .map(|s| (s.person.clone(), s.availability))
+            .collect()
+    }
+
+    /// Who Redis says is present on any instance (this one included).
+    pub fn set_elsewhere(&mut self, present: HashSet<UserId>) {
+        self.elsewhere = present;
     }
 
     pub fn set_availability(&mut self, person: PersonRef, availability: Availability) {
@@ -121,7 +193,8 @@ impl PresenceBook {
             .map(|s| StaffPresence {
                 user: s.person.clone(),
                 availability: s.availability,
-                online: s.connected && s.availability == Availability::Online,
+                online: (s.connected || self.elsewhere.contains(&s.person.id))
+                    && s.availability == Availability::Online,
             })
             .collect();
         staff.sort_by(|a, b| a.user.name.cmp(&b.user.name).then(a.user.id.cmp(&b.user.id)));
@@ -193,6 +266,29 @@ mod tests {
         assert!(!book.snapshot().support_online);
         assert!(book.snapshot().staff.is_empty());
         assert_eq!(book.disconnected(ann().id), None);
+    }
+
+    #[test]
+    fn presence_elsewhere_counts_and_changes_are_recorded_for_redis() {
+        let mut book = PresenceBook::default();
+        book.learn(ann(), Availability::Online);
+        assert!(!book.snapshot().support_online, "known, connected nowhere");
+        book.set_elsewhere(HashSet::from([ann().id]));
+        assert!(book.snapshot().support_online, "connected on another instance");
+        book.set_elsewhere(HashSet::new());
+        assert!(!book.snapshot().support_online);
+
+        book.connected(ann(), Availability::Online);
+        assert_eq!(book.here(), vec![ann().id]);
+        let changes = book.take_changes();
+        assert_eq!(changes.changed, vec![ann().id]);
+        assert!(changes.left.is_empty() && changes.gone.is_empty());
+        let generation = book.disconnected(ann().id).expect("last socket");
+        assert!(book.here().is_empty());
+        assert_eq!(book.take_changes().left, vec![ann().id]);
+        book.grace_expired(ann().id, generation);
+        assert_eq!(book.take_changes().gone, vec![ann().id]);
+        assert_eq!(book.take_changes(), Changes::default());
     }
 
     #[test]

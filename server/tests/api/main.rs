@@ -18,6 +18,7 @@ mod origin_policy;
 mod pages;
 mod process;
 mod revocation;
+mod scale_out;
 mod security_headers;
 mod sign_in_limits;
 mod socket_logs;

@@ -84,7 +84,7 @@ pub async fn register(
     let password = Password::parse(password)?;
     // A refusal the form can fix costs no registration allowance.
     passwords::check_new_password(&password, &email, &name)?;
-    backend.auth_limits.register(from)?;
+    backend.auth_limits.register(from).await?;
     let taken = || ServiceError::Conflict(REGISTRATION_REFUSED.to_owned());
     create_user_hashed_by(
         db,
@@ -113,7 +113,7 @@ pub async fn authenticate(
     if password.is_empty() {
         return Err(ValidationError::new("password", "Enter your password.").into());
     }
-    backend.auth_limits.sign_in(&email, from)?;
+    backend.auth_limits.sign_in(&email, from).await?;
     let found: Option<Credentials> =
         sqlx::query_as("SELECT id, password_hash, deactivated_at FROM users WHERE email = $1")
             .bind(email.as_str())

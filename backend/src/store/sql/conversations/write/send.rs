@@ -41,7 +41,7 @@ pub(crate) async fn send(
         }
     }
     // A resend of a stored message is free; a new message spends allowance.
-    backend.send_limit.check(sender.id)?;
+    backend.send_limit.check(sender.id).await?;
     let kind = if note {
         MessageKind::Note
     } else {

@@ -27,7 +27,7 @@ pub(crate) async fn start(
     }
     let subject = Subject::parse_optional(subject)?;
     let body = MessageBody::parse(body)?;
-    backend.send_limit.check(customer.id)?;
+    backend.send_limit.check(customer.id).await?;
     let title = subject
         .as_ref()
         .map(|s| s.as_str().to_owned())

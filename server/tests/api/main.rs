@@ -9,6 +9,7 @@ mod deactivation;
 mod demo;
 mod helpers;
 mod hidden_text;
+mod instances;
 mod limits;
 mod live_chaos;
 mod live_messages;

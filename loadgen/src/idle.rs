@@ -63,9 +63,10 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
 
     // Let the sign-ins' memory settle before the baseline.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = match common.server_pid {
-        Some(pid) => Some(procstat::sample(pid)?),
-        None => None,
+    let pids = common.server_pid.as_slice();
+    let before = match pids {
+        [] => None,
+        pids => Some(procstat::sample_all(pids)?),
     };
 
     eprintln!("opening {} idle sockets ...", args.sockets);
@@ -115,9 +116,9 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
         args.settle_secs
     );
     tokio::time::sleep(Duration::from_secs_f64(args.settle_secs)).await;
-    let open_sample = match common.server_pid {
-        Some(pid) => Some(procstat::sample(pid)?),
-        None => None,
+    let open_sample = match pids {
+        [] => None,
+        pids => Some(procstat::sample_all(pids)?),
     };
     tokio::time::sleep(Duration::from_secs_f64(args.hold_secs)).await;
 
@@ -128,13 +129,13 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
             disconnects += 1;
         }
     }
-    let closed_sample = match common.server_pid {
-        Some(pid) => {
+    let closed_sample = match pids {
+        [] => None,
+        pids => {
             // Give the server a moment to drop the closed sockets.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            Some(procstat::sample(pid)?)
+            Some(procstat::sample_all(pids)?)
         }
-        None => None,
     };
 
     let kib_per_socket = match (before, open_sample) {
@@ -146,7 +147,7 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     let ok = opened == args.sockets && disconnects == 0;
     let report = IdleReport {
         mode: "idle",
-        url: common.base().to_owned(),
+        url: common.base(),
         sockets: args.sockets,
         accounts: args.accounts,
         opened,

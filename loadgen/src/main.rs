@@ -56,12 +56,17 @@ enum Mode {
 /// Settings every mode shares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
-    /// Base URL of the server (or of the load balancer in front of several).
-    #[arg(long, global = true, default_value = "http://127.0.0.1:3000")]
-    pub url: String,
-    /// The server's process id, to report its memory (VmRSS, VmHWM) and CPU time from /proc.
-    #[arg(long, global = true)]
-    pub server_pid: Option<u32>,
+    /// Base URL of the server, of the load balancer in front of several, or
+    /// of each instance (repeat `--url`, or separate with commas): customer
+    /// `i` then uses instance `i mod n` and agent `i` instance `(i + 1) mod
+    /// n`, so (with even counts) the two sides of a conversation are on
+    /// different instances and every message crosses between them.
+    #[arg(long, global = true, value_delimiter = ',', default_value = "http://127.0.0.1:3000")]
+    pub url: Vec<String>,
+    /// The server's process id (repeat for several instances), to report
+    /// their memory (VmRSS, VmHWM) and CPU time from /proc, summed.
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
     /// Accounts are named `<prefix>-<kind>-<i>@loadgen.test`; runs with the same prefix reuse them.
     #[arg(long, global = true, default_value = "lg")]
     pub prefix: String,
@@ -83,9 +88,21 @@ pub struct Common {
 }
 
 impl Common {
-    /// The base URL as reports print it (no trailing slash).
-    pub fn base(&self) -> &str {
-        self.url.trim_end_matches('/')
+    /// The base URLs as reports print them (no trailing slash, comma-separated).
+    pub fn base(&self) -> String {
+        self.url
+            .iter()
+            .map(|u| u.trim_end_matches('/'))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The instance account `i` talks to.
+    pub fn url_for(&self, i: usize) -> &str {
+        match self.url.len() {
+            0 => "http://127.0.0.1:3000",
+            n => &self.url[i % n],
+        }
     }
 }
 
@@ -137,9 +154,9 @@ pub(crate) async fn sign_in_all(
             let email = format!("{}-{kind}-{i}@loadgen.test", common.prefix);
             let name = format!("Load {kind} {i}");
             let session = if agents {
-                accounts::agent(&common.url, &email, &name, &common.password, maker).await?
+                accounts::agent(common.url_for(i + 1), &email, &name, &common.password, maker).await?
             } else {
-                accounts::customer(&common.url, &email, &name, &common.password).await?
+                accounts::customer(common.url_for(i), &email, &name, &common.password).await?
             };
             Ok((i, session))
         })

@@ -1,5 +1,6 @@
-//! What the server process costs, read from Linux's `/proc/<pid>`: resident
-//! memory (now and the kernel's high-water mark) and CPU time. The load
+//! What the server processes cost, read from Linux's `/proc/<pid>`: resident
+//! memory (now and the kernel's high-water mark) and CPU time, summed over
+//! every instance of a deployment that runs several. The load
 //! generator samples these before and after a run and reports the deltas, so
 //! the cost of the work it drove is separated from start-up and setup.
 
@@ -28,6 +29,19 @@ pub fn sample(pid: u32) -> Result<Sample, String> {
         hwm_kib: status_kib(&status, "VmHWM:").unwrap_or(0),
         cpu_s: cpu_seconds(&stat).ok_or_else(|| format!("cannot parse /proc/{pid}/stat"))?,
     })
+}
+
+/// [`sample`] of each process, summed: what a deployment of several
+/// instances holds and has spent.
+pub fn sample_all(pids: &[u32]) -> Result<Sample, String> {
+    let mut total = Sample::default();
+    for pid in pids {
+        let one = sample(*pid)?;
+        total.rss_kib += one.rss_kib;
+        total.hwm_kib += one.hwm_kib;
+        total.cpu_s += one.cpu_s;
+    }
+    Ok(total)
 }
 
 /// `VmRSS:     1234 kB` → 1234.
@@ -66,18 +80,19 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
-/// Samples a process in the background, keeping the highest RSS seen.
+/// Samples the processes in the background, keeping the highest total RSS seen.
 pub struct Watcher {
-    pid: u32,
+    pids: Vec<u32>,
     start: Sample,
     peak_rss: std::sync::Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
-/// What a process cost between [`Watcher::start`] and [`Watcher::finish`].
-#[derive(Clone, Copy, Debug, Serialize)]
+/// What the processes cost between [`Watcher::start`] and [`Watcher::finish`]
+/// (summed over them).
+#[derive(Clone, Debug, Serialize)]
 pub struct Usage {
-    pub pid: u32,
+    pub pids: Vec<u32>,
     pub rss_start_kib: u64,
     pub rss_end_kib: u64,
     /// Highest VmRSS sampled (every 100 ms) during the window.
@@ -89,15 +104,16 @@ pub struct Usage {
 }
 
 impl Watcher {
-    pub fn start(pid: u32) -> Result<Watcher, String> {
-        let start = sample(pid)?;
+    pub fn start(pids: &[u32]) -> Result<Watcher, String> {
+        let start = sample_all(pids)?;
         let peak_rss = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(start.rss_kib));
         let peak = peak_rss.clone();
+        let watched = pids.to_vec();
         let task = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_millis(100));
             loop {
                 every.tick().await;
-                match sample(pid) {
+                match sample_all(&watched) {
                     Ok(s) => {
                         peak.fetch_max(s.rss_kib, std::sync::atomic::Ordering::Relaxed);
                     }
@@ -106,7 +122,7 @@ impl Watcher {
             }
         });
         Ok(Watcher {
-            pid,
+            pids: pids.to_vec(),
             start,
             peak_rss,
             task,
@@ -115,13 +131,13 @@ impl Watcher {
 
     pub fn finish(self) -> Result<Usage, String> {
         self.task.abort();
-        let end = sample(self.pid)?;
+        let end = sample_all(&self.pids)?;
         let peak = self
             .peak_rss
             .load(std::sync::atomic::Ordering::Relaxed)
             .max(end.rss_kib);
         Ok(Usage {
-            pid: self.pid,
+            pids: self.pids,
             rss_start_kib: self.start.rss_kib,
             rss_end_kib: end.rss_kib,
             rss_peak_kib: peak,

@@ -137,9 +137,9 @@ pub async fn run(common: &Common, args: &ChatArgs) -> Result<bool, String> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let setup = setup_started.elapsed();
 
-    let watcher = match common.server_pid {
-        Some(pid) => Some(crate::procstat::Watcher::start(pid)?),
-        None => None,
+    let watcher = match common.server_pid.as_slice() {
+        [] => None,
+        pids => Some(crate::procstat::Watcher::start(pids)?),
     };
     eprintln!(
         "sending {:.0} messages/s for {} s over {} conversations ...",
@@ -194,7 +194,7 @@ pub async fn run(common: &Common, args: &ChatArgs) -> Result<bool, String> {
         sent: shared.sent.load(Ordering::Relaxed),
         server,
     };
-    let report = outcome::ChatReport::new(common.base().to_owned(), shared.run.clone(), args, timings, tally);
+    let report = outcome::ChatReport::new(common.base(), shared.run.clone(), args, timings, tally);
     outcome::print(&report);
     Ok(report.ok)
 }

@@ -116,6 +116,7 @@ impl ChatReport {
             send_lag_us: Summary::of(&tally.lag),
             connect_us: Summary::of(&timings.connect),
             server_cpu_us_per_msg: server
+                .as_ref()
                 .filter(|_| committed_total > 0)
                 .map(|s| round3(s.cpu_s * 1e6 / committed_total as f64)),
             server,

@@ -61,7 +61,12 @@ pub struct Common {
     /// `i` then uses instance `i mod n` and agent `i` instance `(i + 1) mod
     /// n`, so (with even counts) the two sides of a conversation are on
     /// different instances and every message crosses between them.
-    #[arg(long, global = true, value_delimiter = ',', default_value = "http://127.0.0.1:3000")]
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:3000"
+    )]
     pub url: Vec<String>,
     /// The server's process id (repeat for several instances), to report
     /// their memory (VmRSS, VmHWM) and CPU time from /proc, summed.

@@ -5,6 +5,7 @@
 mod accounts;
 mod conversations;
 mod crash;
+mod database_outage;
 mod deactivation;
 mod demo;
 mod helpers;

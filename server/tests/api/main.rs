@@ -24,3 +24,4 @@ mod scale_out;
 mod security_headers;
 mod sign_in_limits;
 mod socket_logs;
+mod unreachable;

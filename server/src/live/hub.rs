@@ -4,12 +4,14 @@
 //! [`super::deliver`]. A socket joins with [`Hub::register`] and leaves when
 //! its [`Registration`] is dropped.
 //!
-//! With Redis (`REDIS_URL`) a presence task ([`sync_presence`]) also keeps
-//! this instance's staff in Redis's presence set — refreshed every
-//! grace/4 (at most 5 s) for members with a socket here — and reads who is
-//! present on any instance after every change here or elsewhere and on
-//! every tick (which catches members whose instance died: their entries
-//! stop being refreshed and fall out after the grace period).
+//! With Redis (`REDIS_URL`) the presence task in [`super::shared_presence`]
+//! also keeps this instance's staff in Redis and reads who is present on
+//! any instance.
+//!
+//! (Somewhat over this codebase's ~450-line guide: every method here takes
+//! one of the hub's locks — occupancy, registry, presence — and lets go of
+//! it before taking another; keeping them in one file keeps that rule
+//! visible in one place.)
 
 use super::deliver;
 use super::limits::{Occupancy, Refusal, Seat};
@@ -17,8 +19,9 @@ use super::presence::{PresenceBook, PresenceSnapshot};
 use super::registry::{
     encode, NewSocket, Outgoing, Registry, Revoked, SocketId, SubscribeError, QUEUE_CAPACITY,
 };
+use super::shared_presence::{self, PresenceSync};
 use crate::config::SocketLimits;
-use backend::bus::{Bus, Event};
+use backend::bus::Event;
 use backend::cluster::Cluster;
 use backend::Backend;
 use parley::model::PersonRef;
@@ -28,7 +31,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::task::TaskTracker;
 
 /// Shared state of all live sockets in this process.
@@ -64,16 +67,6 @@ struct HubInner {
     shutting_down: watch::Sender<bool>,
     /// With Redis: whom to tell about presence here, and how it wakes up.
     presence_sync: Option<PresenceSync>,
-}
-
-/// The Redis side of presence (see [`sync_presence`]).
-struct PresenceSync {
-    cluster: Cluster,
-    bus: Bus,
-    /// Something changed here: write it to Redis and tell the others.
-    here: Notify,
-    /// Something changed elsewhere (or Redis came back): read Redis again.
-    elsewhere: Notify,
 }
 
 /// A socket's place in the hub; dropping it unregisters the socket.
@@ -121,17 +114,12 @@ impl Hub {
                 registry: RwLock::new(Registry::default()),
                 presence: Mutex::new(PresenceBook::load(staff)),
                 shutting_down: watch::Sender::new(false),
-                presence_sync: cluster.map(|cluster| PresenceSync {
-                    cluster,
-                    bus: backend.bus.clone(),
-                    here: Notify::new(),
-                    elsewhere: Notify::new(),
-                }),
+                presence_sync: cluster.map(|cluster| PresenceSync::new(cluster, backend.bus.clone())),
             }),
         };
         tokio::spawn(dispatch(hub.clone(), events));
         if hub.inner.presence_sync.is_some() {
-            tokio::spawn(sync_presence(hub.clone()));
+            tokio::spawn(shared_presence::run(hub.clone()));
         }
         hub
     }
@@ -139,19 +127,28 @@ impl Hub {
     /// With Redis: presence here changed; the presence task writes it.
     fn presence_changed_here(&self) {
         if let Some(sync) = &self.inner.presence_sync {
-            sync.here.notify_one();
+            sync.changed_here();
         }
     }
 
     /// With Redis: presence may have changed elsewhere; read it again.
     fn presence_changed_elsewhere(&self) {
         if let Some(sync) = &self.inner.presence_sync {
-            sync.elsewhere.notify_one();
+            sync.changed_elsewhere();
         }
     }
 
     pub fn heartbeat(&self) -> Duration {
         self.inner.heartbeat
+    }
+
+    /// The Redis side of presence, when there is one.
+    pub(super) fn presence_sync(&self) -> Option<&PresenceSync> {
+        self.inner.presence_sync.as_ref()
+    }
+
+    pub(super) fn presence_grace(&self) -> Duration {
+        self.inner.presence_grace
     }
 
     pub(crate) fn limits(&self) -> &SocketLimits {
@@ -232,7 +229,7 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn presence_book(&self) -> std::sync::MutexGuard<'_, PresenceBook> {
+    pub(super) fn presence_book(&self) -> std::sync::MutexGuard<'_, PresenceBook> {
         self.inner
             .presence
             .lock()
@@ -333,7 +330,7 @@ impl Hub {
     }
 
     /// Tells every socket the new presence (customers: only whether support is online).
-    fn broadcast_presence(&self, snapshot: &PresenceSnapshot) {
+    pub(super) fn broadcast_presence(&self, snapshot: &PresenceSnapshot) {
         let for_staff = encode(&presence_frame(snapshot, true));
         let for_customers = encode(&presence_frame(snapshot, false));
         let mut laggards = Vec::new();
@@ -457,86 +454,6 @@ fn presence_frame(snapshot: &PresenceSnapshot, staff: bool) -> ServerFrame {
     ServerFrame::Presence {
         support_online: snapshot.support_online,
         staff: staff.then(|| snapshot.staff.clone()),
-    }
-}
-
-/// The presence task (Redis only): writes this instance's presence to
-/// Redis, tells the other instances when it changed, and reads back who is
-/// present anywhere — after each change here or elsewhere, and every
-/// grace/4 (at most 5 s), which also refreshes this instance's entries.
-/// Ends when the server shuts down. While Redis cannot be reached, what
-/// Redis said last counts for one grace period, then only this instance's
-/// own sockets do.
-async fn sync_presence(hub: Hub) {
-    let Some(sync) = hub.inner.presence_sync.as_ref() else {
-        return;
-    };
-    let grace = hub.inner.presence_grace;
-    let every = (grace / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = hub.shutdown_signal();
-    let mut last_read = std::time::Instant::now();
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = sync.here.notified() => {}
-            () = sync.elsewhere.notified() => {}
-            _ = shutdown.changed() => return,
-        }
-        let (here, changes, people) = {
-            let mut book = hub.presence_book();
-            let changes = book.take_changes();
-            let people = book.people(&changes.changed);
-            (book.here(), changes, people)
-        };
-        let mut seen = here;
-        seen.extend(&changes.left);
-        let written = async {
-            sync.cluster.touch_presence(&seen).await?;
-            sync.cluster.remove_presence(&changes.gone).await
-        }
-        .await;
-        if written.is_ok() && !changes.changed.is_empty() {
-            // After the write, so their read sees it.
-            sync.bus
-                .publish_elsewhere(Event::PresenceChanged { staff: people });
-        }
-        let present = match written {
-            Ok(()) => sync.cluster.present_staff(grace).await,
-            Err(e) => Err(e),
-        };
-        let changed = {
-            let mut book = hub.presence_book();
-            match present {
-                Ok(present) => {
-                    if failing {
-                        tracing::warn!("presence is shared through Redis again");
-                        failing = false;
-                    }
-                    last_read = std::time::Instant::now();
-                    book.set_elsewhere(present);
-                }
-                Err(e) => {
-                    if !failing {
-                        tracing::error!(
-                            error = %e,
-                            "presence cannot reach Redis: staff on other instances will count \
-                             as offline after the grace period, until it is back"
-                        );
-                        failing = true;
-                    }
-                    if last_read.elapsed() > grace {
-                        book.set_elsewhere(Default::default());
-                    }
-                }
-            }
-            book.changed()
-        };
-        if let Some(snapshot) = changed {
-            hub.broadcast_presence(&snapshot);
-        }
     }
 }
 

@@ -16,6 +16,7 @@
 //! - `deliver`: one committed event → frames, per audience.
 //! - `upgrade`: `GET /ws` and the checks made before a socket opens.
 //! - [`limits`]: sockets per user and in all, frames per second.
+//! - `shared_presence`: with Redis, presence across instances.
 //! - `connection`: one socket's loop (read, answer, forward, close).
 //! - `frames`: what each client frame does.
 //! - `outgoing`: writing to one socket (batches, writing while a send commits).
@@ -28,6 +29,7 @@ pub mod limits;
 mod outgoing;
 pub mod presence;
 pub mod registry;
+mod shared_presence;
 mod upgrade;
 
 pub use hub::Hub;

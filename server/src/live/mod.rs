@@ -9,7 +9,7 @@
 //! and subscriptions, the [`presence`] book, and one dispatcher task that
 //! turns committed changes from the [`backend::Bus`] into frames for exactly
 //! the sockets allowed to see them. Fan-out happens here, in the process that
-//! committed (or, later, heard from another instance), never in a job queue.
+//! committed (or, with Redis, that heard it from another instance), never in a job queue.
 //!
 //! # Layout
 //! - [`hub`]: the shared state, registering sockets, presence, the dispatcher.

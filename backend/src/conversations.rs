@@ -115,17 +115,33 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
-/// The turn to write and announce. A committed transaction hands its
-/// connection back at once; the turn is held from before `BEGIN` until the
-/// change's messages are on the bus, so the bus carries every
-/// conversation's messages in commit (seq) order. Owned, so the task that
-/// commits can hold it. One per [`Backend`].
-#[derive(Clone, Default)]
-pub(crate) struct WriteTurn(Arc<Mutex<()>>);
+/// The turns to write and announce, one per conversation. A committed
+/// transaction hands its connection back at once; a conversation's turn is
+/// held from before `BEGIN` until the change's messages are on the bus, so
+/// the bus carries each conversation's messages in commit (seq) order.
+/// Different conversations write in parallel (on PostgreSQL's several
+/// writer connections; SQLite's one writer queues them anyway). Striped: a
+/// conversation always takes the same one of [`WRITE_STRIPES`] locks, so
+/// memory stays bounded whatever the number of conversations, at the price
+/// of two conversations now and then sharing a turn. Owned guards, so the
+/// task that commits can hold one. One set per [`Backend`].
+#[derive(Clone)]
+pub(crate) struct WriteTurn(Arc<[Arc<Mutex<()>>]>);
+
+/// How many turns a backend has (see [`WriteTurn`]).
+const WRITE_STRIPES: usize = 64;
+
+impl Default for WriteTurn {
+    fn default() -> Self {
+        WriteTurn((0..WRITE_STRIPES).map(|_| Arc::new(Mutex::new(()))).collect())
+    }
+}
 
 impl WriteTurn {
-    pub(crate) async fn take(&self) -> OwnedMutexGuard<()> {
-        self.0.clone().lock_owned().await
+    /// Waits for `conversation`'s turn.
+    pub(crate) async fn take(&self, conversation: ConversationId) -> OwnedMutexGuard<()> {
+        let stripe = conversation.0.rem_euclid(self.0.len() as i64) as usize;
+        self.0[stripe].clone().lock_owned().await
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) async fn assign(
         None => None,
     };
     let me = person(actor);
-    write(db, backend, &me, async |tx| {
+    write(db, backend, Some(conversation), &me, async |tx| {
         let state = tx.lock(conversation).await?;
         if state.status == ConversationStatus::Closed {
             return Err(LifecycleError::Closed.into());

@@ -83,16 +83,24 @@ impl Change {
 /// rows are written, the transaction commits, and the change is announced.
 /// An error from `statements` rolls everything back.
 ///
+/// `conversation` is the one changed (its turn is taken first: see
+/// `WriteTurn`); `None` for a conversation being created, which nobody else
+/// can write to before it commits.
+///
 /// Commit and announcement run in a spawned task, awaited here: dropping
 /// this future after the statements cannot leave a committed change
 /// unannounced.
 pub(super) async fn write<T: Send + 'static>(
     db: &Db,
     backend: &Backend,
+    conversation: Option<ConversationId>,
     actor: &PersonRef,
     statements: impl AsyncFnOnce(&mut WriteTx<'_>) -> ServiceResult<(Change, T)>,
 ) -> ServiceResult<T> {
-    let turn = backend.write_turn.take().await;
+    let turn = match conversation {
+        Some(conversation) => Some(backend.write_turn.take(conversation).await),
+        None => None,
+    };
     let mut transaction = db.write.begin().await?;
     let now = clock::now();
     let mut tx = WriteTx::new(&mut transaction, actor, now);
@@ -114,13 +122,14 @@ pub(super) async fn write<T: Send + 'static>(
 
 /// After a commit: tells the live hubs about the messages, then the new list rows.
 ///
-/// `turn` is still held: the messages are published before the next change
-/// can commit, so the bus carries every conversation's messages in commit
-/// (seq) order and a client may resume from the last seq it received. The
+/// The conversation's `turn` is still held: the messages are published
+/// before its next change can commit, so the bus carries every
+/// conversation's messages in commit (seq) order and a client may resume
+/// from the last seq it received. The
 /// list rows are read and published after letting go of it; each row
 /// carries its activity time, so a client keeps the newest if two arrive
 /// out of order.
-async fn announce(db: &Db, backend: &Backend, turn: OwnedMutexGuard<()>, change: Change) {
+async fn announce(db: &Db, backend: &Backend, turn: Option<OwnedMutexGuard<()>>, change: Change) {
     let Change {
         conversation,
         customer_id,

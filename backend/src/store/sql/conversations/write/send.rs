@@ -49,7 +49,7 @@ pub(crate) async fn send(
     };
     let me = person(sender);
 
-    let written = write(db, backend, &me, async |tx| {
+    let written = write(db, backend, Some(conversation), &me, async |tx| {
         let state = tx.lock(conversation).await?;
         state.authorize(sender)?;
         let next_status = state.status.after_message(sender.role, note)?;

@@ -34,7 +34,7 @@ pub(crate) async fn start(
         .unwrap_or_else(|| preview(body.as_str(), 80));
     let me = person(customer);
 
-    write(db, backend, &me, async |tx| {
+    write(db, backend, None, &me, async |tx| {
         let now = tx.now();
         let id: ConversationId = sqlx::query_scalar(
             "INSERT INTO conversations (customer_id, subject, title, status, last_seq, \

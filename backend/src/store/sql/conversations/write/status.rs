@@ -19,7 +19,7 @@ pub(crate) async fn change_status(
 ) -> ServiceResult<ConversationStatus> {
     require_staff(actor)?;
     let me = person(actor);
-    write(db, backend, &me, async |tx| {
+    write(db, backend, Some(conversation), &me, async |tx| {
         let state = tx.lock(conversation).await?;
         let to = state.status.transition(to, actor.role)?;
         let mut change = Change::of(conversation, &state);

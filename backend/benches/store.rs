@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 /// Bumped whenever the generated data changes shape.
-const DATASET_VERSION: u32 = 1;
+const DATASET_VERSION: u32 = 2;
 const SIZES: [u64; 3] = [1_000, 100_000, 1_000_000];
 const CUSTOMERS: u64 = 1_000;
 const AGENTS: u64 = 10;
@@ -118,13 +118,13 @@ impl Dataset {
             "WITH RECURSIVE n(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM n WHERE c + 1 < $1) \
              INSERT INTO conversations (id, customer_id, subject, title, status, assignee_id, last_seq, \
                  last_public_seq, last_message_id, last_public_message_id, last_activity_at, last_public_at, \
-                 awaiting_reply, created_at) \
+                 awaiting_reply, created_at, staff_tally, public_tally) \
              SELECT c + 1, $3 + 1 + (c % $4), 'Order question ' || c, 'Order question ' || c, \
                     CASE WHEN c % 10 < 7 THEN 'active' WHEN c % 10 < 9 THEN 'open' ELSE 'resolved' END, \
                     CASE WHEN c % 10 IN (7, 8) THEN NULL ELSE 1 + (c % $3) END, \
                     $2, $2, ($2 - 1) * $1 + c + 1, ($2 - 1) * $1 + c + 1, \
                     $5 + (($2 - 1) * $1 + c) * 100, $5 + (($2 - 1) * $1 + c) * 100, \
-                    CASE WHEN c % 3 = 0 AND c % 10 < 9 THEN 1 ELSE 0 END, $5 + c * 100 \
+                    CASE WHEN c % 3 = 0 AND c % 10 < 9 THEN 1 ELSE 0 END, $5 + c * 100, $2, $2 \
              FROM n",
         )
         .bind(c)
@@ -141,10 +141,10 @@ impl Dataset {
         sqlx::query(
             "WITH RECURSIVE n(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM n WHERE j + 1 < $1) \
              INSERT INTO messages (id, conversation_id, seq, public_seq, sender_id, kind, body, client_id, \
-                 created_at) \
+                 created_at, staff_tally, public_tally) \
              SELECT j + 1, (j % $2) + 1, j / $2 + 1, j / $2 + 1, \
                     CASE WHEN (j / $2) % 2 = 0 THEN $3 + 1 + ((j % $2) % $4) ELSE 1 + ((j % $2) % $3) END, \
-                    'text', $5, 'bench-' || j, $6 + j * 100 \
+                    'text', $5, 'bench-' || j, $6 + j * 100, j / $2 + 1, j / $2 + 1 \
              FROM n",
         )
         .bind(m)
@@ -157,8 +157,9 @@ impl Dataset {
         .await
         .expect("insert messages");
         sqlx::query(
-            "INSERT INTO read_markers (conversation_id, user_id, last_read_seq, updated_at) \
-             SELECT id, 1, last_seq - 1, last_activity_at FROM conversations WHERE assignee_id = 1",
+            "INSERT INTO read_markers (conversation_id, user_id, last_read_seq, staff_tally, public_tally, updated_at) \
+             SELECT id, 1, last_seq - 1, last_seq - 1, last_seq - 1, last_activity_at FROM conversations \
+             WHERE assignee_id = 1",
         )
         .execute(&mut *tx)
         .await
@@ -242,9 +243,23 @@ fn queries(c: &mut Criterion) {
                 },
             ),
             (
+                "unassigned",
+                InboxFilter {
+                    tab: InboxTab::Unassigned,
+                    ..InboxFilter::default()
+                },
+            ),
+            (
                 "unanswered",
                 InboxFilter {
                     unanswered: true,
+                    ..InboxFilter::default()
+                },
+            ),
+            (
+                "status_open",
+                InboxFilter {
+                    status: Some(parley::ConversationStatus::Open),
                     ..InboxFilter::default()
                 },
             ),

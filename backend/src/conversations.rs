@@ -71,11 +71,13 @@ impl Audience {
         }
     }
 
-    /// SQL list of the kinds that count as unread for this audience.
-    pub(crate) fn unread_kinds(self) -> &'static str {
+    /// The column (on conversations, messages and read markers) that tallies
+    /// what counts as unread for this audience: texts and notes for staff,
+    /// texts for customers (migration 0005).
+    pub(crate) fn tally_column(self) -> &'static str {
         match self {
-            Audience::Staff => "'text', 'note'",
-            Audience::Customer => "'text'",
+            Audience::Staff => "staff_tally",
+            Audience::Customer => "public_tally",
         }
     }
 }

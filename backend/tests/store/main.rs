@@ -15,4 +15,5 @@ mod public_seq;
 mod scale_out;
 mod sign_in;
 mod typed;
+mod unread;
 mod write;

@@ -319,11 +319,13 @@ pub(crate) async fn badge_count(db: &Db, viewer: &CurrentUser) -> ServiceResult<
         .fetch_one(&db.read)
         .await?
     } else {
+        // Tallies, not a count over messages (migration 0005); the CAST
+        // because PostgreSQL's SUM of BIGINTs is a NUMERIC.
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM conversations c \
+            "SELECT CAST(COALESCE(SUM(c.public_tally - COALESCE(rm.public_tally, 0)), 0) AS BIGINT) \
+             FROM conversations c \
              LEFT JOIN read_markers rm ON rm.conversation_id = c.id AND rm.user_id = $1 \
-             JOIN messages m ON m.conversation_id = c.id AND m.seq > COALESCE(rm.last_read_seq, 0) \
-             WHERE c.customer_id = $1 AND m.kind = 'text' AND m.sender_id <> $1",
+             WHERE c.customer_id = $1",
         )
         .bind(viewer.id)
         .fetch_one(&db.read)

@@ -110,14 +110,11 @@ pub(super) fn summary_query_from<'a>(
          substr(m.body, 1, 400) AS lm_body, m.created_at AS lm_at, "
     ));
     match viewer {
-        Some(viewer) => {
-            q.push(format!(
-                "(SELECT COUNT(*) FROM messages um WHERE um.conversation_id = c.id \
-                 AND um.seq > COALESCE(rm.last_read_seq, 0) AND um.kind IN ({}) AND um.sender_id <> ",
-                audience.unread_kinds()
-            ));
-            q.push_bind(viewer);
-            q.push(") AS unread ");
+        Some(_) => {
+            // The conversation's tally of what counts as unread, minus the
+            // viewer's marker's (migration 0005): no count over messages.
+            let tally = audience.tally_column();
+            q.push(format!("c.{tally} - COALESCE(rm.{tally}, 0) AS unread "));
         }
         None => {
             // A BIGINT on PostgreSQL too (a bare 0 is an int4 there, which

@@ -10,7 +10,9 @@ use crate::{clock, Backend};
 use parley::model::CurrentUser;
 use parley::{ConversationId, Seq, Timestamp, UserId};
 
-/// Moves `user`'s read marker forward to `seq` (never back). Returns whether it moved.
+/// Moves `user`'s read marker forward to `seq` (never back), with the
+/// conversation's unread tallies as they stood at that message (read from
+/// it: one lookup on `(conversation_id, seq)`). Returns whether it moved.
 pub(super) async fn advance_marker(
     conn: &mut Conn,
     conversation: ConversationId,
@@ -19,10 +21,12 @@ pub(super) async fn advance_marker(
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
-        "INSERT INTO read_markers (conversation_id, user_id, last_read_seq, updated_at) \
-         VALUES ($1, $2, $3, $4) \
+        "INSERT INTO read_markers (conversation_id, user_id, last_read_seq, staff_tally, public_tally, updated_at) \
+         SELECT $1, $2, m.seq, m.staff_tally, m.public_tally, $4 FROM messages m \
+         WHERE m.conversation_id = $1 AND m.seq = $3 \
          ON CONFLICT (conversation_id, user_id) DO UPDATE \
-         SET last_read_seq = excluded.last_read_seq, updated_at = excluded.updated_at \
+         SET last_read_seq = excluded.last_read_seq, staff_tally = excluded.staff_tally, \
+         public_tally = excluded.public_tally, updated_at = excluded.updated_at \
          WHERE excluded.last_read_seq > read_markers.last_read_seq",
     )
     .bind(conversation)

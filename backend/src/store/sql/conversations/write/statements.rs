@@ -41,7 +41,8 @@ impl<'t> WriteTx<'t> {
 
     /// Inserts a message by the actor, taking the conversation's next seq
     /// and, unless it is a note, its next public seq — both under the row
-    /// lock, so neither sequence has gaps and both follow commit order.
+    /// lock, so neither sequence has gaps and both follow commit order —
+    /// and moving the conversation's unread tallies on (migration 0005).
     /// The database's error is returned as it is, so that a caller can tell a
     /// reused `client_id` from other failures.
     pub(super) async fn insert_message(
@@ -51,26 +52,39 @@ impl<'t> WriteTx<'t> {
         body: &str,
         client_id: Option<&ClientId>,
     ) -> Result<Committed, sqlx::Error> {
-        let (seq, public_seq): (Seq, Option<Seq>) = if kind.visible_to_customer() {
+        // What this message adds to the tallies of what counts as unread:
+        // texts for everyone, notes for staff, system messages for nobody.
+        let staff_counts = i64::from(kind != MessageKind::System);
+        let public_counts = i64::from(kind == MessageKind::Text);
+        let (seq, public_seq, staff_tally, public_tally): (Seq, Option<Seq>, i64, i64) = if kind
+            .visible_to_customer()
+        {
             sqlx::query_as(
-                "UPDATE conversations SET last_seq = last_seq + 1, last_public_seq = last_public_seq + 1 \
-                 WHERE id = $1 RETURNING last_seq, last_public_seq",
+                "UPDATE conversations SET last_seq = last_seq + 1, last_public_seq = last_public_seq + 1, \
+                     staff_tally = staff_tally + $2, public_tally = public_tally + $3 \
+                     WHERE id = $1 RETURNING last_seq, last_public_seq, staff_tally, public_tally",
             )
             .bind(conversation)
+            .bind(staff_counts)
+            .bind(public_counts)
             .fetch_one(&mut *self.conn)
             .await?
         } else {
             // A typed NULL: a bare one is `text` on PostgreSQL.
             sqlx::query_as(
-                "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq, CAST(NULL AS BIGINT)",
+                "UPDATE conversations SET last_seq = last_seq + 1, \
+                     staff_tally = staff_tally + $2, public_tally = public_tally + $3 \
+                     WHERE id = $1 RETURNING last_seq, CAST(NULL AS BIGINT), staff_tally, public_tally",
             )
             .bind(conversation)
+            .bind(staff_counts)
+            .bind(public_counts)
             .fetch_one(&mut *self.conn)
             .await?
         };
         let id: MessageId = sqlx::query_scalar(
-            "INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, client_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, client_id, created_at, \
+             staff_tally, public_tally) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(conversation)
         .bind(seq)
@@ -80,6 +94,8 @@ impl<'t> WriteTx<'t> {
         .bind(body)
         .bind(client_id)
         .bind(self.now)
+        .bind(staff_tally)
+        .bind(public_tally)
         .fetch_one(&mut *self.conn)
         .await?;
         let message = Message {

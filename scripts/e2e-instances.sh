@@ -33,7 +33,8 @@
 #
 # Settings (environment):
 #   PARLEY_BIN        the parley binary (default target/debug/parley, what
-#                     `scripts/test.sh e2e` builds)
+#                     `scripts/test.sh e2e` builds; $CARGO_TARGET_DIR/debug/parley
+#                     when that is set)
 #   LEPTOS_SITE_ROOT  the built site (default target/site)
 #   PARLEY_E2E_PORT   nginx's port (default: a free one)
 #   NGINX             the nginx binary (default: nginx on PATH, or /usr/sbin/nginx)
@@ -45,7 +46,7 @@
 # as that user and no `user` directive is written.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${PARLEY_BIN:-$root/target/debug/parley}"
+bin="${PARLEY_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/parley}"
 site="${LEPTOS_SITE_ROOT:-$root/target/site}"
 conf_src="$root/deploy/nginx/parley.conf"
 # How long an instance or nginx gets to answer /healthz.
@@ -82,11 +83,6 @@ case "${1:-}" in
     ;;
 esac
 
-# Beside a private PostgreSQL and Redis, unless both are given.
-if [ -z "${PARLEY_TEST_POSTGRES_URL:-}" ] || [ -z "${PARLEY_TEST_REDIS_URL:-}" ]; then
-  exec "$root/scripts/services.sh" run -- "${BASH_SOURCE[0]}" "${args[@]}"
-fi
-
 nginx_bin="${NGINX:-$(command -v nginx || true)}"
 if [ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ]; then
   nginx_bin=/usr/sbin/nginx
@@ -96,6 +92,11 @@ fi
 [ -d "$site/pkg" ] || die "no built site at $site (no pkg/ in it): build it with \`cargo leptos build\`, or set LEPTOS_SITE_ROOT"
 [ -f "$conf_src" ] || die "missing $conf_src"
 command -v psql >/dev/null 2>&1 || die "psql not found: run scripts/install-tools.sh"
+
+# Beside a private PostgreSQL and Redis, unless both are given.
+if [ -z "${PARLEY_TEST_POSTGRES_URL:-}" ] || [ -z "${PARLEY_TEST_REDIS_URL:-}" ]; then
+  exec "$root/scripts/services.sh" run -- "${BASH_SOURCE[0]}" "${args[@]}"
+fi
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -15,6 +15,10 @@
 #     the packages: no server is left running for the tests to depend on.
 #     (`--services`, which used to ask for them, is still accepted and does
 #     nothing more.)
+#   - Debian's nginx: the `e2e-instances` stage runs a private one in front of
+#     two instances (scripts/e2e-instances.sh). Only the package: if its
+#     postinst started the system nginx (port 80, where systemd runs it), that
+#     one is stopped and disabled again, since nothing uses it.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -149,6 +153,27 @@ if ! command -v redis-server >/dev/null 2>&1 || ! ls /usr/lib/postgresql/*/bin/i
    ! command -v psql >/dev/null 2>&1; then
   log "installing Debian's postgresql and redis-server"
   apt_install postgresql redis-server
+fi
+
+# 9. nginx for the two-instance browser tests (scripts/e2e-instances.sh runs
+# its own, in the foreground, on a private folder and port). Debian's plain
+# `nginx` package has everything deploy/nginx/parley.conf uses (map,
+# upstream keepalive, proxy_pass, the WebSocket upgrade); nginx-light is only
+# nginx plus the echo module on bookworm.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  log "installing Debian's nginx"
+  apt_install nginx
+  # The package's postinst starts the system service where it may (systemd,
+  # no policy-rc.d refusing it): it would hold port 80 for nothing.
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+    log "stopping and disabling the system nginx the package started (the tests run their own)"
+    $sudo_cmd systemctl disable --now nginx >/dev/null 2>&1 || true
+  elif [ -s /run/nginx.pid ] && $sudo_cmd kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+    log "stopping the system nginx the package started (the tests run their own)"
+    $sudo_cmd /etc/init.d/nginx stop >/dev/null 2>&1 || true
+  fi
 fi
 
 log "tools ready"

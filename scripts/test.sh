@@ -24,6 +24,12 @@
 #   postgres   the store and API suites again on a private PostgreSQL (and Redis)
 #   loadgen    a few seconds of the load generator: nothing lost or doubled
 #   e2e        cargo leptos build, then Playwright on Debian's Chromium
+#   e2e-instances
+#              Playwright through Debian's nginx (deploy/nginx/parley.conf) in
+#              front of two instances on one private PostgreSQL and Redis,
+#              customer and agent pinned to different instances
+#              (scripts/e2e-instances.sh); the binary and site of the e2e
+#              stage's build
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,7 +37,7 @@ cd "$root"
 export CARGO_INCREMENTAL=0
 export PATH="$root/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
-all_stages=(install fmt leptosfmt lint deny schema rust postgres loadgen e2e)
+all_stages=(install fmt leptosfmt lint deny schema rust postgres loadgen e2e e2e-instances)
 # The crates linted and tested for the server side (the wasm-only frontend is
 # linted by its own target).
 server_crates=(-p parley -p backend -p app -p server -p loadgen -p testkit)
@@ -97,6 +103,17 @@ stage_e2e() {
   substep "Playwright (Debian Chromium)"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   (cd end2end && PARLEY_E2E_PORT="$port" npx playwright test)
+}
+
+stage_e2e-instances() {
+  need cargo-leptos
+  # The e2e stage's build: `cargo leptos build` again finds everything fresh
+  # (a few seconds) after it, and still builds when this stage runs alone.
+  substep "cargo leptos build (reused)"
+  cargo leptos build
+  substep "Playwright via nginx"
+  "$root/scripts/e2e-instances.sh" -- \
+    "$root/end2end/node_modules/.bin/playwright" test --config "$root/end2end/playwright.instances.config.ts"
 }
 
 need() {

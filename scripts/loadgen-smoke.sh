@@ -71,6 +71,16 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 
+echo "==> step: 30 then 60 messages/s, 2 s each, over 10 conversations"
+"${loadgen[@]}" step --customers 10 --agents 2 --conversations 10 --rates 30,60 --duration 2 >"$tmp/step.out" || status=$?
+if [ "$status" -ne 0 ] || ! grep -q '"mode":"step"' "$tmp/step.out"; then
+  cat "$tmp/step.out" >&2
+  echo "loadgen step failed (exit $status); server log:" >&2
+  tail -n 50 "$tmp/server.log" >&2
+  exit 1
+fi
+grep -E "offered|held" "$tmp/step.out"
+
 echo "==> idle: 200 sockets over 5 accounts"
 "${loadgen[@]}" idle --sockets 200 --accounts 5 --settle-secs 1 --hold-secs 1 || status=$?
 if [ "$status" -ne 0 ]; then

@@ -6,7 +6,8 @@
 //! It only needs a base URL, so it can drive one instance or several behind
 //! a load balancer. Two modes:
 //! - `chat` ([`chat`]): conversations between customers and agents at a fixed rate;
-//! - `idle` ([`idle`]): many idle sockets, for memory per connection.
+//! - `idle` ([`idle`]): many idle sockets, for memory per connection;
+//! - `step` ([`step`]): chat at rising rates until p99 or loss gives out.
 //!
 //! Accounts, server-function calls and sockets go through the test kit
 //! (`testkit`, without its `spawn` feature: nothing of the server is linked).
@@ -21,6 +22,7 @@ mod chat;
 mod idle;
 mod procstat;
 mod report;
+mod step;
 
 use accounts::AgentMaker;
 use clap::{Parser, Subcommand};
@@ -51,6 +53,8 @@ enum Mode {
     Chat(chat::ChatArgs),
     /// Many idle sockets: server memory per connection.
     Idle(idle::IdleArgs),
+    /// Chat at rising offered rates until p99 exceeds the limit or anything is lost.
+    Step(step::StepArgs),
 }
 
 /// Settings every mode shares.
@@ -124,6 +128,7 @@ fn main() -> ExitCode {
         match &cli.mode {
             Mode::Chat(args) => chat::run(&cli.common, args).await,
             Mode::Idle(args) => idle::run(&cli.common, args).await,
+            Mode::Step(args) => step::run(&cli.common, args).await,
         }
     });
     // Socket tasks may still be closing; do not wait for them.

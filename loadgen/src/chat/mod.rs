@@ -19,7 +19,7 @@
 //! - [`tally`]: loss and duplicate accounting across sockets;
 //! - [`outcome`]: the table and the JSON line.
 
-mod outcome;
+pub(crate) mod outcome;
 mod plan;
 mod receive;
 mod sockets;
@@ -81,7 +81,13 @@ impl Shared {
     }
 }
 
+/// One chat run at `args.rate`: its table printed, its report returned.
 pub async fn run(common: &Common, args: &ChatArgs) -> Result<bool, String> {
+    Ok(run_once(common, args).await?.ok)
+}
+
+/// One chat run, measured; the report (also printed).
+pub(crate) async fn run_once(common: &Common, args: &ChatArgs) -> Result<outcome::ChatReport, String> {
     if args.customers == 0 || args.agents == 0 || args.conversations == 0 {
         return Err("--customers, --agents and --conversations must be at least 1".into());
     }
@@ -196,7 +202,7 @@ pub async fn run(common: &Common, args: &ChatArgs) -> Result<bool, String> {
     };
     let report = outcome::ChatReport::new(common.base(), shared.run.clone(), args, timings, tally);
     outcome::print(&report);
-    Ok(report.ok)
+    Ok(report)
 }
 
 /// Polls `done` every 5 ms until it holds or `limit` passes.

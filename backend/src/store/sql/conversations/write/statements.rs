@@ -56,10 +56,9 @@ impl<'t> WriteTx<'t> {
         // texts for everyone, notes for staff, system messages for nobody.
         let staff_counts = i64::from(kind != MessageKind::System);
         let public_counts = i64::from(kind == MessageKind::Text);
-        let (seq, public_seq, staff_tally, public_tally): (Seq, Option<Seq>, i64, i64) = if kind
-            .visible_to_customer()
-        {
-            sqlx::query_as(
+        let (seq, public_seq, staff_tally, public_tally): (Seq, Option<Seq>, i64, i64) =
+            if kind.visible_to_customer() {
+                sqlx::query_as(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_public_seq = last_public_seq + 1, \
                      staff_tally = staff_tally + $2, public_tally = public_tally + $3 \
                      WHERE id = $1 RETURNING last_seq, last_public_seq, staff_tally, public_tally",
@@ -69,19 +68,19 @@ impl<'t> WriteTx<'t> {
             .bind(public_counts)
             .fetch_one(&mut *self.conn)
             .await?
-        } else {
-            // A typed NULL: a bare one is `text` on PostgreSQL.
-            sqlx::query_as(
-                "UPDATE conversations SET last_seq = last_seq + 1, \
+            } else {
+                // A typed NULL: a bare one is `text` on PostgreSQL.
+                sqlx::query_as(
+                    "UPDATE conversations SET last_seq = last_seq + 1, \
                      staff_tally = staff_tally + $2, public_tally = public_tally + $3 \
                      WHERE id = $1 RETURNING last_seq, CAST(NULL AS BIGINT), staff_tally, public_tally",
-            )
-            .bind(conversation)
-            .bind(staff_counts)
-            .bind(public_counts)
-            .fetch_one(&mut *self.conn)
-            .await?
-        };
+                )
+                .bind(conversation)
+                .bind(staff_counts)
+                .bind(public_counts)
+                .fetch_one(&mut *self.conn)
+                .await?
+            };
         let id: MessageId = sqlx::query_scalar(
             "INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, client_id, created_at, \
              staff_tally, public_tally) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",

@@ -85,10 +85,11 @@ stage_rust() {
 stage_postgres() {
   # The same suites on the other engine: each test gets a database of its
   # own on the private server (backend::scratch), the scale-out tests two
-  # instances on one database and one Redis. The test binaries are the
-  # ones the rust stage built.
+  # instances on one database and one Redis. The same package set as the
+  # rust stage, so cargo resolves the same features and reuses its test
+  # binaries (`-p backend -p server` alone would rebuild them all).
   PARLEY_TEST_DATABASE=postgres "$root/scripts/services.sh" run -- \
-    cargo test -p backend --test store -p server --test api
+    cargo test "${server_crates[@]}" --test store --test api
 }
 
 stage_loadgen() {

@@ -25,8 +25,6 @@ use parley::model::{
     InboxCursor, InboxFilter, Message, PersonRef, ReadMarker, ThreadView,
 };
 use parley::{ClientId, ConversationId, ConversationStatus, Seq, UserId};
-use std::sync::Arc;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Rows per list page.
 pub const LIST_PAGE: i64 = 30;
@@ -117,34 +115,22 @@ pub struct Sent {
     pub duplicate: bool,
 }
 
-/// The turns to write and announce, one per conversation. A committed
-/// transaction hands its connection back at once; a conversation's turn is
-/// held from before `BEGIN` until the change's messages are on the bus, so
-/// the bus carries each conversation's messages in commit (seq) order.
-/// Different conversations write in parallel (on PostgreSQL's several
-/// writer connections; SQLite's one writer queues them anyway). Striped: a
-/// conversation always takes the same one of [`WRITE_STRIPES`] locks, so
-/// memory stays bounded whatever the number of conversations, at the price
-/// of two conversations now and then sharing a turn. Owned guards, so the
-/// task that commits can hold one. One set per [`Backend`].
-#[derive(Clone)]
-pub(crate) struct WriteTurn(Arc<[Arc<Mutex<()>>]>);
-
-/// How many turns a backend has (see [`WriteTurn`]).
-const WRITE_STRIPES: usize = 64;
-
-impl Default for WriteTurn {
-    fn default() -> Self {
-        WriteTurn((0..WRITE_STRIPES).map(|_| Arc::new(Mutex::new(()))).collect())
-    }
+/// What a backend's group committer has written: changes committed and the
+/// transactions they took (fewer than changes when sends queued together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub changes: u64,
+    pub transactions: u64,
 }
 
-impl WriteTurn {
-    /// Waits for `conversation`'s turn.
-    pub(crate) async fn take(&self, conversation: ConversationId) -> OwnedMutexGuard<()> {
-        let stripe = conversation.0.rem_euclid(self.0.len() as i64) as usize;
-        self.0[stripe].clone().lock_owned().await
+/// What `backend`'s group committer has written since it started.
+pub fn write_stats(backend: &Backend) -> WriteStats {
+    let committers = &backend.committers;
+    match &backend.db {
+        Db::Sqlite(_) => committers.sqlite.get().map(|c| c.stats()),
+        Db::Postgres(_) => committers.postgres.get().map(|c| c.stats()),
     }
+    .unwrap_or_default()
 }
 
 // ---- Reading -------------------------------------------------------------

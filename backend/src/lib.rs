@@ -58,8 +58,8 @@ pub struct Backend {
     pub auth_limits: limits::AuthLimiter,
     /// Password hashing turns and their bounded line.
     pub hasher: passwords::Hasher,
-    /// Whose turn it is to commit and announce a change to a conversation.
-    pub(crate) write_turn: conversations::WriteTurn,
+    /// The group committer every change to a conversation goes through.
+    pub(crate) committers: store::Committers,
 }
 
 impl Backend {
@@ -75,7 +75,7 @@ impl Backend {
                 limits::TrustedProxies::default(),
             ),
             hasher: passwords::Hasher::shared().clone(),
-            write_turn: conversations::WriteTurn::default(),
+            committers: store::Committers::default(),
         }
     }
 

@@ -47,6 +47,14 @@ macro_rules! on_engine {
 }
 pub(crate) use on_engine;
 
+/// Each engine's group committer (`sql/conversations/write/commit.rs`),
+/// started by a backend's first change; shared by its clones.
+#[derive(Clone, Default)]
+pub(crate) struct Committers {
+    pub(crate) sqlite: std::sync::Arc<std::sync::OnceLock<sqlite::conversations::Committer>>,
+    pub(crate) postgres: std::sync::Arc<std::sync::OnceLock<postgres::conversations::Committer>>,
+}
+
 /// The store on SQLite: one file in WAL mode, one writer.
 #[path = "sql"]
 pub(crate) mod sqlite {

@@ -26,6 +26,17 @@ const WRITERS: u32 = 8;
 const READERS: u32 = 16;
 const SESSION_CONNECTIONS: u32 = 4;
 
+/// Group commit lanes (`conversations/write/commit.rs`): one per writer
+/// connection, so changes to different conversations commit in parallel.
+pub(crate) const WRITE_LANES: usize = WRITERS as usize;
+
+/// This engine's committer in a backend's [`Committers`](crate::store::Committers).
+pub(crate) fn committer_slot(
+    committers: &crate::store::Committers,
+) -> &std::sync::OnceLock<super::conversations::Committer> {
+    &committers.postgres
+}
+
 /// Connects to the database named by `url` and checks that it answers.
 pub(crate) async fn connect(url: &str) -> Result<PoolSet<Postgres>, DbError> {
     let options = PgConnectOptions::from_str(url)?.application_name("parley");

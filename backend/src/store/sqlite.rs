@@ -23,6 +23,17 @@ pub(crate) const WAITING_INDEX_HINT: &str = "INDEXED BY conversations_waiting_id
 /// engines sort names and shortcuts alike.
 pub(crate) const BYTE_ORDER: &str = "COLLATE BINARY";
 
+/// Group commit lanes (`conversations/write/commit.rs`): one, since SQLite
+/// has one writer.
+pub(crate) const WRITE_LANES: usize = 1;
+
+/// This engine's committer in a backend's [`Committers`](crate::store::Committers).
+pub(crate) fn committer_slot(
+    committers: &crate::store::Committers,
+) -> &std::sync::OnceLock<super::conversations::Committer> {
+    &committers.sqlite
+}
+
 /// Opens (creating if needed) the SQLite file named by `url`.
 pub(crate) async fn connect(url: &str) -> Result<PoolSet<Sqlite>, DbError> {
     let options = SqliteConnectOptions::from_str(url)?

@@ -10,6 +10,7 @@
 mod accounts;
 mod cancel;
 mod constraints;
+mod group_commit;
 mod helpers;
 mod public_seq;
 mod scale_out;

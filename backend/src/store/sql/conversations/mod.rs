@@ -12,4 +12,4 @@ mod rows;
 mod write;
 
 pub(crate) use read::*;
-pub(crate) use write::{assign, change_status, mark_read, send, start};
+pub(crate) use write::{assign, change_status, mark_read, send, start, Committer};

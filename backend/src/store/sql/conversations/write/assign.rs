@@ -27,41 +27,48 @@ pub(crate) async fn assign(
         None => None,
     };
     let me = person(actor);
-    write(db, backend, Some(conversation), &me, async |tx| {
-        let state = tx.lock(conversation).await?;
-        if state.status == ConversationStatus::Closed {
-            return Err(LifecycleError::Closed.into());
-        }
-        let new_assignee = target.as_ref().map(|t| t.id);
-        if state.assignee_id == new_assignee {
-            return Err(ServiceError::Conflict(match &target {
-                Some(t) => format!("The conversation is already assigned to {}.", t.name),
-                None => "The conversation is already unassigned.".to_owned(),
-            }));
-        }
-        let previous = match state.assignee_id {
-            Some(id) => staff_member(db, id).await?.map(|p| p.name),
-            None => None,
-        };
-        let mut change = Change::of(conversation, &state);
-        let text = assignment_text(&me, target.as_ref());
-        change
-            .messages
-            .push(tx.system_message(conversation, &text).await?);
-        change.audit.push(AuditAction::Assignee {
-            from: previous,
-            to: target.as_ref().map(|t| t.name.clone()),
-        });
-        change.assignee = new_assignee;
-        if state.status == ConversationStatus::Open && target.is_some() {
-            let active = state.status.transition(ConversationStatus::Active, actor.role)?;
-            change.audit.push(AuditAction::Status {
-                from: state.status,
-                to: active,
+    let role = actor.role;
+    let by = me.clone();
+    let reader = db.clone();
+    let assigned = target.clone();
+    write(db, backend, Some(conversation), &me, move |tx| {
+        Box::pin(async move {
+            let target = assigned;
+            let state = tx.lock(conversation).await?;
+            if state.status == ConversationStatus::Closed {
+                return Err(LifecycleError::Closed.into());
+            }
+            let new_assignee = target.as_ref().map(|t| t.id);
+            if state.assignee_id == new_assignee {
+                return Err(ServiceError::Conflict(match &target {
+                    Some(t) => format!("The conversation is already assigned to {}.", t.name),
+                    None => "The conversation is already unassigned.".to_owned(),
+                }));
+            }
+            let previous = match state.assignee_id {
+                Some(id) => staff_member(&reader, id).await?.map(|p| p.name),
+                None => None,
+            };
+            let mut change = Change::of(conversation, &state);
+            let text = assignment_text(&by, target.as_ref());
+            change
+                .messages
+                .push(tx.system_message(conversation, &text).await?);
+            change.audit.push(AuditAction::Assignee {
+                from: previous,
+                to: target.as_ref().map(|t| t.name.clone()),
             });
-            change.status = active;
-        }
-        Ok((change, ()))
+            change.assignee = new_assignee;
+            if state.status == ConversationStatus::Open && target.is_some() {
+                let active = state.status.transition(ConversationStatus::Active, role)?;
+                change.audit.push(AuditAction::Status {
+                    from: state.status,
+                    to: active,
+                });
+                change.status = active;
+            }
+            Ok((change, ()))
+        })
     })
     .await?;
     Ok(target)

@@ -49,48 +49,54 @@ pub(crate) async fn send(
     };
     let me = person(sender);
 
-    let written = write(db, backend, Some(conversation), &me, async |tx| {
-        let state = tx.lock(conversation).await?;
-        state.authorize(sender)?;
-        let next_status = state.status.after_message(sender.role, note)?;
-        let committed = tx
-            .insert_message(conversation, kind, body.as_str(), client_id)
-            .await?;
-        let message = committed
-            .seen_by(Audience::of(sender))
-            .ok_or_else(|| ServiceError::Internal("a sender cannot see their own message".into()))?;
-        let mut change = Change::of(conversation, &state);
-        change.messages.push(committed);
-        if let Some(to) = next_status {
-            change.audit.push(AuditAction::Status {
-                from: state.status,
-                to,
-            });
-            change.status = to;
-            let text = if sender.role.is_staff() {
-                // An agent's first reply to an open conversation: it becomes
-                // active and, if nobody has it, theirs.
-                if change.assignee.is_none() {
-                    change.assignee = Some(sender.id);
-                    change.audit.push(AuditAction::Assignee {
-                        from: None,
-                        to: Some(sender.name.clone()),
-                    });
-                    format!("{} replied and took the conversation.", sender.name)
+    let author = sender.clone();
+    let owned_client_id = client_id.cloned();
+    let written = write(db, backend, Some(conversation), &me, move |tx| {
+        Box::pin(async move {
+            let sender = &author;
+            let client_id = owned_client_id.as_ref();
+            let state = tx.lock(conversation).await?;
+            state.authorize(sender)?;
+            let next_status = state.status.after_message(sender.role, note)?;
+            let committed = tx
+                .insert_message(conversation, kind, body.as_str(), client_id)
+                .await?;
+            let message = committed
+                .seen_by(Audience::of(sender))
+                .ok_or_else(|| ServiceError::Internal("a sender cannot see their own message".into()))?;
+            let mut change = Change::of(conversation, &state);
+            change.messages.push(committed);
+            if let Some(to) = next_status {
+                change.audit.push(AuditAction::Status {
+                    from: state.status,
+                    to,
+                });
+                change.status = to;
+                let text = if sender.role.is_staff() {
+                    // An agent's first reply to an open conversation: it becomes
+                    // active and, if nobody has it, theirs.
+                    if change.assignee.is_none() {
+                        change.assignee = Some(sender.id);
+                        change.audit.push(AuditAction::Assignee {
+                            from: None,
+                            to: Some(sender.name.clone()),
+                        });
+                        format!("{} replied and took the conversation.", sender.name)
+                    } else {
+                        format!("{} replied; the conversation is active.", sender.name)
+                    }
                 } else {
-                    format!("{} replied; the conversation is active.", sender.name)
-                }
-            } else {
-                format!("{} wrote again, so the conversation is open again.", sender.name)
-            };
-            change
-                .messages
-                .push(tx.system_message(conversation, &text).await?);
-        }
-        if let Some(last) = change.messages.last() {
-            tx.mark_read_by_actor(conversation, last.message.seq).await?;
-        }
-        Ok((change, message))
+                    format!("{} wrote again, so the conversation is open again.", sender.name)
+                };
+                change
+                    .messages
+                    .push(tx.system_message(conversation, &text).await?);
+            }
+            if let Some(last) = change.messages.last() {
+                tx.mark_read_by_actor(conversation, last.message.seq).await?;
+            }
+            Ok((change, message))
+        })
     })
     .await;
 

@@ -19,19 +19,24 @@ pub(crate) async fn change_status(
 ) -> ServiceResult<ConversationStatus> {
     require_staff(actor)?;
     let me = person(actor);
-    write(db, backend, Some(conversation), &me, async |tx| {
-        let state = tx.lock(conversation).await?;
-        let to = state.status.transition(to, actor.role)?;
-        let mut change = Change::of(conversation, &state);
-        change
-            .messages
-            .push(tx.system_message(conversation, &status_text(&me, to)).await?);
-        change.audit.push(AuditAction::Status {
-            from: state.status,
-            to,
-        });
-        change.status = to;
-        Ok((change, to))
+    let role = actor.role;
+    let text_by = me.clone();
+    write(db, backend, Some(conversation), &me, move |tx| {
+        Box::pin(async move {
+            let state = tx.lock(conversation).await?;
+            let to = state.status.transition(to, role)?;
+            let mut change = Change::of(conversation, &state);
+            change.messages.push(
+                tx.system_message(conversation, &status_text(&text_by, to))
+                    .await?,
+            );
+            change.audit.push(AuditAction::Status {
+                from: state.status,
+                to,
+            });
+            change.status = to;
+            Ok((change, to))
+        })
     })
     .await
 }

@@ -22,7 +22,7 @@ use backend::conversations::{self, LIST_PAGE};
 use backend::db::SQLITE_MIGRATOR as MIGRATOR;
 use backend::limits::SendLimiter;
 use backend::{Backend, Bus, Db};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use parley::model::{CurrentUser, InboxCursor, InboxFilter, InboxTab};
 use parley::{ClientId, ConversationId, Role, Seq, Timestamp, UserId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -330,9 +330,15 @@ fn queries(c: &mut Criterion) {
     }
 }
 
+/// Sends at once in the `burst` bench: what group commit writes together.
+const BURST: usize = 64;
+
 /// `conversations::send` into a copy of the 1k and the 1M dataset: the
 /// socket path's transaction (idempotency lookup, seq, insert, row update,
 /// read marker, commit) plus the two list rows read for the announcement.
+/// `message` is one send at a time (a transaction each); `burst-64` is 64
+/// sends to 64 conversations at once, which the group committer writes in a
+/// few shared transactions (criterion reports it per message).
 fn send(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("send");
@@ -352,6 +358,7 @@ fn send(c: &mut Criterion) {
             .map(|c| ConversationId(c as i64 + 1))
             .collect();
         let counter = AtomicU64::new(0);
+        group.throughput(Throughput::Elements(1));
         group.bench_function(BenchmarkId::new("message", messages), |b| {
             b.to_async(&rt).iter(|| async {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
@@ -361,6 +368,24 @@ fn send(c: &mut Criterion) {
                     .await
                     .expect("send");
                 assert!(!sent.duplicate);
+            })
+        });
+        group.throughput(Throughput::Elements(BURST as u64));
+        group.bench_function(BenchmarkId::new("burst-64", messages), |b| {
+            b.to_async(&rt).iter(|| async {
+                let sends = (0..BURST).map(|k| {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let conversation = mine[k % mine.len()];
+                    let backend = &backend;
+                    let me = &me;
+                    async move {
+                        let client_id = ClientId::parse(&format!("send-bench-{n}")).expect("client id");
+                        conversations::send(backend, me, conversation, BODY, Some(&client_id), false).await
+                    }
+                });
+                for sent in futures::future::join_all(sends).await {
+                    assert!(!sent.expect("send").duplicate);
+                }
             })
         });
         rt.block_on(db.close());

@@ -55,17 +55,22 @@ pub(crate) async fn connect(url: &str) -> Result<PoolSet<Sqlite>, DbError> {
             })?;
         }
     }
+    // An embedded database's connection cannot go stale: no ping (a round
+    // trip to SQLite's worker thread) before each checkout.
     let write = SqlitePoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options.clone())
         .await?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get().clamp(2, 8) * 2);
     let read = SqlitePoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(readers as u32)
         .connect_with(options.clone())
         .await?;
     let sessions = SqlitePoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(2)
         .connect_with(options)
         .await?;

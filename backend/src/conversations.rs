@@ -5,8 +5,10 @@
 //! Every function takes the acting user and checks, in the store and not in
 //! the caller, that they may do it: a customer touching a conversation that
 //! is not theirs gets `NotFound` (no hint that it exists), a customer calling
-//! a staff operation gets `Forbidden`. Every change is one transaction, and
-//! is announced on the [`Bus`](crate::Bus) only after it commits.
+//! a staff operation gets `Forbidden`. Every change is all or nothing (its
+//! own transaction, or its own savepoint in one it shares with changes that
+//! queued beside it: group commit), and is announced on the
+//! [`Bus`](crate::Bus) only after it commits.
 //!
 //! The statements live in `store/sql/conversations/` (compiled for each
 //! engine; its `write/` holds the one write helper and an operation per

@@ -41,6 +41,39 @@ pub(crate) async fn summaries(
     Ok((staff.into(), customer.into()))
 }
 
+/// The list rows for staff and for the customer of each of `ids` (without
+/// unread counts): two queries however many there are, for the
+/// announcement of a batch of changes. Rows come in no particular order; a
+/// conversation that does not exist has none.
+pub(crate) async fn summaries_of(
+    db: &Db,
+    ids: &[ConversationId],
+) -> ServiceResult<Vec<(ConversationSummary, ConversationSummary)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = async |audience: Audience| -> ServiceResult<Vec<SummaryRow>> {
+        let mut q = summary_query(audience, None);
+        q.push("WHERE c.id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        Ok(q.build_query_as().fetch_all(&db.read).await?)
+    };
+    let staff = rows(Audience::Staff).await?;
+    let mut customer: std::collections::HashMap<ConversationId, SummaryRow> = rows(Audience::Customer)
+        .await?
+        .into_iter()
+        .map(|r| (r.id(), r))
+        .collect();
+    Ok(staff
+        .into_iter()
+        .filter_map(|s| customer.remove(&s.id()).map(|c| (s.into(), c.into())))
+        .collect())
+}
+
 /// A customer's own conversations, newest (visible) activity first.
 pub(crate) async fn list_for_customer(
     db: &Db,

@@ -39,6 +39,12 @@ pub(super) struct SummaryRow {
     unread: i64,
 }
 
+impl SummaryRow {
+    pub(super) fn id(&self) -> ConversationId {
+        self.id
+    }
+}
+
 /// A person from a LEFT JOIN: present when all three columns are.
 pub(super) fn joined_person(
     id: Option<UserId>,

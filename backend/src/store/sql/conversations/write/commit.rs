@@ -35,7 +35,7 @@
 
 use super::super::super::setup::WRITE_LANES;
 use super::super::super::{Conn, Db};
-use super::super::summaries;
+use super::super::summaries_of;
 use super::audit;
 use super::statements::{update_row, WriteTx};
 use super::Change;
@@ -44,9 +44,11 @@ use crate::conversations::WriteStats;
 use crate::error::ServiceResult;
 use crate::{clock, ServiceError};
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use parley::model::PersonRef;
 use parley::ConversationId;
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -158,7 +160,17 @@ async fn lane(db: Db, bus: Bus, counters: Arc<Counters>, mut jobs: mpsc::Receive
             continue;
         }
         batch.sort_by_key(|job| job.conversation);
-        run_batch(&db, &bus, &counters, std::mem::take(&mut batch)).await;
+        // A bug that panics in one batch must not stop the lane: the batch's
+        // transaction rolls back, its callers hear that the writer failed,
+        // and the next batch runs as usual.
+        let taken = std::mem::take(&mut batch);
+        if AssertUnwindSafe(run_batch(&db, &bus, &counters, taken))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!("a batch of changes panicked; its transaction was rolled back");
+        }
         batch.reserve(MAX_BATCH);
     }
 }
@@ -265,8 +277,9 @@ fn fail_all(dones: impl IntoIterator<Item = oneshot::Sender<ServiceResult<()>>>,
 
 /// After a commit: the messages of every change, in commit order, on the bus
 /// now (before the lane takes its next batch); then, in a task of its own so
-/// the lane goes on writing, each changed conversation's new list rows (read
-/// once per conversation however many changes it had), and then the answers.
+/// the lane goes on writing, the changed conversations' new list rows (two
+/// queries for the whole batch, however many changes and conversations it
+/// had), and then the answers.
 fn announce(db: &Db, bus: &Bus, mut ran: Vec<Ran>) {
     let mut changed = Vec::new();
     let mut seen = HashSet::new();
@@ -280,24 +293,26 @@ fn announce(db: &Db, bus: &Bus, mut ran: Vec<Ran>) {
                 });
             }
             if seen.insert(change.conversation) {
-                changed.push((change.conversation, change.customer_id));
+                changed.push(change.conversation);
             }
         }
     }
     let db = db.clone();
     let bus = bus.clone();
     tokio::spawn(async move {
-        for (conversation, customer_id) in changed {
-            match summaries(&db, conversation).await {
-                Ok((staff, customer)) => bus.publish(Event::Conversation {
-                    customer_id,
-                    staff: Box::new(staff),
-                    customer: Box::new(customer),
-                }),
-                // The change is committed; a missed list update heals on the next fetch.
-                Err(e) => {
-                    tracing::warn!(error = %e, %conversation, "could not build the list row to announce")
+        match summaries_of(&db, &changed).await {
+            Ok(rows) => {
+                for (staff, customer) in rows {
+                    bus.publish(Event::Conversation {
+                        customer_id: customer.customer.id,
+                        staff: Box::new(staff),
+                        customer: Box::new(customer),
+                    });
                 }
+            }
+            // The changes are committed; a missed list update heals on the next fetch.
+            Err(e) => {
+                tracing::warn!(error = %e, conversations = changed.len(), "could not build the list rows to announce")
             }
         }
         for r in ran {

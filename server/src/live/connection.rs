@@ -69,7 +69,9 @@ pub(super) async fn run(
         role: user.role,
     };
     let availability = if user.role.is_staff() {
-        match backend::presence::availability_of(&state.backend.db, user.id).await {
+        // Boxed, like the frame handlers: a database call's future is large,
+        // and this one runs once, before the socket starts idling.
+        match Box::pin(backend::presence::availability_of(&state.backend.db, user.id)).await {
             Ok(availability) => Some(availability),
             Err(e) => {
                 tracing::error!(error = %e, "could not read availability");
@@ -188,9 +190,17 @@ impl Socket {
                 break Some(close_for(why));
             }
             let result = match serde_json::from_str::<ClientFrame>(text.as_str()) {
+                // The heartbeat, what an idle socket mostly sends: answered here.
+                Ok(ClientFrame::Ping) => {
+                    bad_in_a_row = 0;
+                    writer.send(&ServerFrame::Pong).await.map_err(Stop::from)
+                }
                 Ok(frame) => {
                     bad_in_a_row = 0;
-                    self.handle(frame, &mut writer, &mut queue).await
+                    // Boxed: the handlers' futures (database calls, replay)
+                    // are several KiB, and held inline they would make every
+                    // socket's task that large while it idles.
+                    Box::pin(self.handle(frame, &mut writer, &mut queue)).await
                 }
                 Err(e) => {
                     bad_in_a_row += 1;

@@ -22,7 +22,8 @@ use parley::model::{CurrentUser, PersonRef};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ConversationId, UserId};
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use super::queue;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Bad frames in a row before the socket is closed.
@@ -104,7 +105,7 @@ impl Socket {
     async fn serve(
         &mut self,
         socket: WebSocket,
-        mut queue: mpsc::Receiver<Outgoing>,
+        mut queue: queue::Receiver<Outgoing>,
         mut revoked: oneshot::Receiver<Revoked>,
     ) -> Option<u16> {
         let hub = self.state.hub.clone();

@@ -12,7 +12,7 @@ use backend::ServiceError;
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ClientId, ConversationId, Seq};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use super::queue;
 use tokio::time::Instant;
 
 /// Messages replayed per query when a client catches up.
@@ -26,7 +26,7 @@ impl Socket {
         &mut self,
         frame: ClientFrame,
         writer: &mut Writer,
-        queue: &mut mpsc::Receiver<Outgoing>,
+        queue: &mut queue::Receiver<Outgoing>,
     ) -> Result<(), Stop> {
         let written = match frame {
             ClientFrame::Ping => writer.send(&ServerFrame::Pong).await,

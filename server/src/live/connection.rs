@@ -13,6 +13,7 @@
 
 use super::limits::{FrameRate, Seat};
 use super::outgoing::{stopped, Stop, Writer};
+use super::queue;
 use super::registry::{Outgoing, Revoked, SocketId};
 use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket};
@@ -22,7 +23,6 @@ use parley::model::{CurrentUser, PersonRef};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ConversationId, UserId};
 use std::collections::HashMap;
-use super::queue;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 

@@ -16,6 +16,7 @@
 use super::deliver;
 use super::limits::{Occupancy, Refusal, Seat};
 use super::presence::{PresenceBook, PresenceSnapshot};
+use super::queue;
 use super::registry::{
     encode, NewSocket, Outgoing, Registry, Revoked, SocketId, SubscribeError, QUEUE_CAPACITY,
 };
@@ -31,7 +32,6 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use super::queue;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::task::TaskTracker;
 
@@ -245,7 +245,11 @@ impl Hub {
         user: &PersonRef,
         session: Option<String>,
         availability: Option<Availability>,
-    ) -> (Registration, queue::Receiver<Outgoing>, oneshot::Receiver<Revoked>) {
+    ) -> (
+        Registration,
+        queue::Receiver<Outgoing>,
+        oneshot::Receiver<Revoked>,
+    ) {
         let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
         let (tx, queue) = queue::channel(QUEUE_CAPACITY);
         let (revoked, why) = oneshot::channel();

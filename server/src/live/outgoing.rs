@@ -4,6 +4,7 @@
 //! hold its task (and its buffers) forever: a write that does not finish in
 //! time ends the socket.
 
+use super::queue;
 use super::registry::Outgoing;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
@@ -11,7 +12,6 @@ use futures::SinkExt;
 use parley::protocol::ServerFrame;
 use std::future::Future;
 use std::time::Duration;
-use super::queue;
 
 /// Frames written before one flush when the queue has many waiting.
 const WRITE_BATCH: usize = 64;

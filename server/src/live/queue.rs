@@ -231,7 +231,9 @@ mod tests {
     async fn a_cancelled_recv_loses_nothing() {
         let (tx, mut rx) = channel(4);
         // Cancelled while waiting, then a frame comes: the next recv has it.
-        assert!(tokio::time::timeout(Duration::from_millis(10), rx.recv()).await.is_err());
+        assert!(tokio::time::timeout(Duration::from_millis(10), rx.recv())
+            .await
+            .is_err());
         assert_eq!(tx.try_send(1), Ok(()));
         assert_eq!(
             tokio::time::timeout(Duration::from_secs(5), rx.recv()).await,

@@ -8,11 +8,11 @@
 //! reading and is dropped (its client reconnects and replays what it missed),
 //! so one slow client can neither stall the others nor grow server memory.
 
+use super::queue::{self, TrySendError};
 use axum::extract::ws::Utf8Bytes;
 use parley::protocol::ServerFrame;
 use parley::{ConversationId, UserId};
 use std::collections::{HashMap, HashSet};
-use super::queue::{self, TrySendError};
 use tokio::sync::oneshot;
 
 pub type SocketId = u64;

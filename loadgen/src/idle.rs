@@ -68,6 +68,10 @@ struct IdleReport {
     server_hwm_kib: Option<u64>,
     /// (RSS with the sockets open − RSS before) / sockets.
     kib_per_socket: Option<f64>,
+    /// RSS when half the sockets were open.
+    server_rss_half_kib: Option<u64>,
+    /// (RSS with all open − RSS with half open) / the second half's sockets.
+    marginal_kib_per_socket: Option<f64>,
     /// Server CPU seconds from the first connect to the reading.
     server_cpu_s: Option<f64>,
     ok: bool,
@@ -128,7 +132,14 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     let mut connect = report::histogram();
     let mut opened = 0usize;
     let mut first_error = None;
-    for ready in readies {
+    // A reading when half the sockets are open: the second half's cost
+    // (the marginal cost) does not depend on how much freed memory the
+    // baseline held for the first half to reuse.
+    let mut half_sample = None;
+    for (i, ready) in readies.into_iter().enumerate() {
+        if i == args.sockets / 2 && !pids.is_empty() {
+            half_sample = Some((opened, procstat::sample_all(pids)?));
+        }
         match ready.await {
             Ok(Ok(time)) => {
                 opened += 1;
@@ -184,6 +195,12 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
         }
         _ => None,
     };
+    let marginal_kib_per_socket = match (half_sample, open_sample) {
+        (Some((half_opened, h)), Some(o)) if opened > half_opened => Some(
+            ((o.rss_kib as f64 - h.rss_kib as f64) / (opened - half_opened) as f64 * 100.0).round() / 100.0,
+        ),
+        _ => None,
+    };
     let ok = opened == args.sockets && disconnects == 0;
     let report = IdleReport {
         mode: "idle",
@@ -201,6 +218,8 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
         server_rss_closed_kib: closed_sample.map(|s| s.rss_kib),
         server_hwm_kib: closed_sample.or(open_sample).map(|s| s.hwm_kib),
         kib_per_socket,
+        server_rss_half_kib: half_sample.map(|(_, h)| h.rss_kib),
+        marginal_kib_per_socket,
         server_cpu_s: match (before, open_sample) {
             (Some(b), Some(o)) => Some(((o.cpu_s - b.cpu_s) * 1000.0).round() / 1000.0),
             _ => None,
@@ -293,12 +312,18 @@ fn print_idle(r: &IdleReport) {
         ("disconnects", r.disconnects.to_string()),
         ("connect all", format!("{:.2} s", r.connect_all_s)),
         ("server RSS before", kib(r.server_rss_before_kib)),
+        ("server RSS with half open", kib(r.server_rss_half_kib)),
         ("server RSS with sockets open", kib(r.server_rss_open_kib)),
         ("server RSS after closing", kib(r.server_rss_closed_kib)),
         ("server peak RSS (VmHWM)", kib(r.server_hwm_kib)),
         (
             "memory per idle socket",
             r.kib_per_socket.map_or("-".to_owned(), |k| format!("{k:.2} KiB")),
+        ),
+        (
+            "marginal (second half)",
+            r.marginal_kib_per_socket
+                .map_or("-".to_owned(), |k| format!("{k:.2} KiB")),
         ),
         (
             "server CPU while connecting",

@@ -3,13 +3,20 @@
 //! after signing in (so sessions and pools are warm) and again once every
 //! socket is open and settled; the difference divided by the socket count
 //! is the memory per idle socket. Several sockets share an account's
-//! cookie, as a user's tabs do.
+//! cookie, as a user's tabs do. The accounts are customers, or staff
+//! (`--staff`: agents, created with `--parley-bin` when missing); one staff
+//! account holding thousands of sockets is the case to check.
+//!
+//! One client address has one ephemeral port range (about 28,000 ports on
+//! Linux), so beyond that the sockets are spread over several loopback
+//! source addresses (`--source-addresses`, 127.0.0.1, 127.0.0.2, …).
 
 use crate::report::{self, Summary};
 use crate::{procstat, Common, CONNECT_TIMEOUT};
 use futures::{SinkExt, StreamExt};
 use parley::protocol::ClientFrame;
 use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::{read_frame, write_frame, Client};
@@ -21,9 +28,19 @@ pub struct IdleArgs {
     /// Sockets to open and hold.
     #[arg(long, default_value_t = 1000)]
     pub sockets: usize,
-    /// Customer accounts the sockets share (socket i uses account i mod N).
+    /// Accounts the sockets share (socket i uses account i mod N).
     #[arg(long, default_value_t = 100)]
     pub accounts: usize,
+    /// Hold the sockets with staff (agent) accounts instead of customers.
+    /// Missing agents are created with `--parley-bin` and `--database-url`.
+    #[arg(long)]
+    pub staff: bool,
+    /// Loopback source addresses to spread the sockets over (socket i
+    /// connects from 127.0.0.(1 + i mod N)), each with its own ephemeral
+    /// ports; the server must be on loopback. Default: one per 20,000
+    /// sockets (1: the system picks, nothing is bound).
+    #[arg(long)]
+    pub source_addresses: Option<usize>,
     /// Seconds to wait after the last socket opened before reading memory.
     #[arg(long, default_value_t = 3.0)]
     pub settle_secs: f64,
@@ -38,6 +55,8 @@ struct IdleReport {
     url: String,
     sockets: usize,
     accounts: usize,
+    role: &'static str,
+    source_addresses: usize,
     opened: usize,
     /// Sockets that ended before they were closed by us.
     disconnects: usize,
@@ -49,6 +68,10 @@ struct IdleReport {
     server_hwm_kib: Option<u64>,
     /// (RSS with the sockets open − RSS before) / sockets.
     kib_per_socket: Option<f64>,
+    /// RSS when half the sockets were open.
+    server_rss_half_kib: Option<u64>,
+    /// (RSS with all open − RSS with half open) / the second half's sockets.
+    marginal_kib_per_socket: Option<f64>,
     /// Server CPU seconds from the first connect to the reading.
     server_cpu_s: Option<f64>,
     ok: bool,
@@ -58,8 +81,24 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     if args.sockets == 0 || args.accounts == 0 {
         return Err("--sockets and --accounts must be at least 1".into());
     }
-    eprintln!("signing in {} accounts at {} ...", args.accounts, common.base());
-    let accounts = crate::sign_in_all(common, "idle", args.accounts, false).await?;
+    let sources = args
+        .source_addresses
+        .unwrap_or_else(|| args.sockets.div_ceil(SOCKETS_PER_SOURCE))
+        .max(1);
+    if sources > 1 && !common.url.iter().all(|u| is_loopback_url(u)) {
+        return Err("--source-addresses above 1 needs a server on 127.0.0.1 or localhost".into());
+    }
+    if sources > 254 {
+        return Err("--source-addresses is at most 254 (127.0.0.1 to 127.0.0.254)".into());
+    }
+    let role = if args.staff { "staff" } else { "customer" };
+    eprintln!(
+        "signing in {} {role} accounts at {} ...",
+        args.accounts,
+        common.base()
+    );
+    let kind = if args.staff { "idle-agent" } else { "idle" };
+    let accounts = crate::sign_in_all(common, kind, args.accounts, args.staff).await?;
 
     // Let the sign-ins' memory settle before the baseline.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -69,7 +108,10 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
         pids => Some(procstat::sample_all(pids)?),
     };
 
-    eprintln!("opening {} idle sockets ...", args.sockets);
+    eprintln!(
+        "opening {} idle sockets from {sources} source address(es) ...",
+        args.sockets
+    );
     let started = Instant::now();
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -78,8 +120,10 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     for i in 0..args.sockets {
         let (ready_tx, ready_rx) = oneshot::channel();
         readies.push(ready_rx);
+        let from = (sources > 1).then(|| source_address(i % sources));
         tasks.push(tokio::spawn(idle_socket(
             accounts[i % accounts.len()].clone(),
+            from,
             permits.clone(),
             ready_tx,
             stop_rx.clone(),
@@ -88,7 +132,14 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
     let mut connect = report::histogram();
     let mut opened = 0usize;
     let mut first_error = None;
-    for ready in readies {
+    // A reading when half the sockets are open: the second half's cost
+    // (the marginal cost) does not depend on how much freed memory the
+    // baseline held for the first half to reuse.
+    let mut half_sample = None;
+    for (i, ready) in readies.into_iter().enumerate() {
+        if i == args.sockets / 2 && !pids.is_empty() {
+            half_sample = Some((opened, procstat::sample_all(pids)?));
+        }
         match ready.await {
             Ok(Ok(time)) => {
                 opened += 1;
@@ -144,12 +195,20 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
         }
         _ => None,
     };
+    let marginal_kib_per_socket = match (half_sample, open_sample) {
+        (Some((half_opened, h)), Some(o)) if opened > half_opened => Some(
+            ((o.rss_kib as f64 - h.rss_kib as f64) / (opened - half_opened) as f64 * 100.0).round() / 100.0,
+        ),
+        _ => None,
+    };
     let ok = opened == args.sockets && disconnects == 0;
     let report = IdleReport {
         mode: "idle",
         url: common.base(),
         sockets: args.sockets,
         accounts: args.accounts,
+        role,
+        source_addresses: sources,
         opened,
         disconnects,
         connect_all_s: (connect_all.as_secs_f64() * 1000.0).round() / 1000.0,
@@ -159,6 +218,8 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
         server_rss_closed_kib: closed_sample.map(|s| s.rss_kib),
         server_hwm_kib: closed_sample.or(open_sample).map(|s| s.hwm_kib),
         kib_per_socket,
+        server_rss_half_kib: half_sample.map(|(_, h)| h.rss_kib),
+        marginal_kib_per_socket,
         server_cpu_s: match (before, open_sample) {
             (Some(b), Some(o)) => Some(((o.cpu_s - b.cpu_s) * 1000.0).round() / 1000.0),
             _ => None,
@@ -173,13 +234,14 @@ pub async fn run(common: &Common, args: &IdleArgs) -> Result<bool, String> {
 /// ended on its own (closed by the server, or never opened).
 async fn idle_socket(
     client: Client,
+    from: Option<IpAddr>,
     permits: Arc<Semaphore>,
     ready: oneshot::Sender<Result<Duration, String>>,
     mut stop: watch::Receiver<bool>,
 ) -> bool {
     let opened = {
         let _permit = permits.acquire().await;
-        client.open_live(CONNECT_TIMEOUT).await
+        client.open_live_from(CONNECT_TIMEOUT, from).await
     };
     let opened = match opened {
         Ok(opened) => opened,
@@ -211,6 +273,21 @@ async fn idle_socket(
     }
 }
 
+/// Sockets per source address by default: fewer than one ephemeral port
+/// range (32768–60999 on Linux) holds.
+const SOCKETS_PER_SOURCE: usize = 20_000;
+
+/// The `k`th loopback source address: 127.0.0.1, 127.0.0.2, …
+fn source_address(k: usize) -> IpAddr {
+    let last = u8::try_from(k + 1).unwrap_or(u8::MAX);
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.starts_with("127.") || rest.starts_with("localhost")
+}
+
 /// Completes once `stop` turns true (the guard `wait_for` returns is not
 /// `Send`, so it must not live in the task across an await).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -220,8 +297,8 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 fn print_idle(r: &IdleReport) {
     println!();
     println!(
-        "parley-loadgen idle: {} sockets over {} accounts",
-        r.sockets, r.accounts
+        "parley-loadgen idle: {} sockets over {} {} accounts, from {} source address(es)",
+        r.sockets, r.accounts, r.role, r.source_addresses
     );
     println!();
     print!(
@@ -235,12 +312,18 @@ fn print_idle(r: &IdleReport) {
         ("disconnects", r.disconnects.to_string()),
         ("connect all", format!("{:.2} s", r.connect_all_s)),
         ("server RSS before", kib(r.server_rss_before_kib)),
+        ("server RSS with half open", kib(r.server_rss_half_kib)),
         ("server RSS with sockets open", kib(r.server_rss_open_kib)),
         ("server RSS after closing", kib(r.server_rss_closed_kib)),
         ("server peak RSS (VmHWM)", kib(r.server_hwm_kib)),
         (
             "memory per idle socket",
             r.kib_per_socket.map_or("-".to_owned(), |k| format!("{k:.2} KiB")),
+        ),
+        (
+            "marginal (second half)",
+            r.marginal_kib_per_socket
+                .map_or("-".to_owned(), |k| format!("{k:.2} KiB")),
         ),
         (
             "server CPU while connecting",

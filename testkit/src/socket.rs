@@ -10,9 +10,11 @@
 use crate::{Client, Error};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use parley::protocol::{ClientFrame, ServerFrame};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -41,6 +43,15 @@ impl Client {
 
     /// Opens `/ws` with this client's cookies and the given `Origin` (or none).
     pub async fn socket_with_origin(&self, origin: Option<&str>) -> Result<Socket, WsError> {
+        self.socket_from(origin, None).await
+    }
+
+    /// Opens `/ws` from the local address `from` (port chosen by the
+    /// system), or from whichever one the system picks for `None`. Several
+    /// loopback sources (127.0.0.2, 127.0.0.3, …) give a load generator an
+    /// ephemeral port range each, so it can hold more sockets to one server
+    /// port than one range has ports. Only for `ws://`.
+    pub async fn socket_from(&self, origin: Option<&str>, from: Option<IpAddr>) -> Result<Socket, WsError> {
         let mut request = self.ws_url().into_client_request()?;
         let headers = request.headers_mut();
         if let Some(origin) = origin {
@@ -49,15 +60,42 @@ impl Client {
         if let Some(cookie) = self.cookie_header() {
             headers.insert("Cookie", header(&cookie)?);
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        let Some(from) = from else {
+            let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+            return Ok(socket);
+        };
+        let uri = request.uri();
+        let host = uri.host().unwrap_or("127.0.0.1").trim_matches(['[', ']']);
+        let port = uri.port_u16().unwrap_or(80);
+        let to = tokio::net::lookup_host((host, port))
+            .await?
+            .find(|addr| addr.is_ipv4() == from.is_ipv4())
+            .ok_or_else(|| WsError::Url(UrlError::UnableToConnect(format!("{host}:{port}"))))?;
+        let tcp = if from.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        tcp.bind(SocketAddr::new(from, 0))?;
+        let stream = tcp.connect(to).await?;
+        stream.set_nodelay(true)?;
+        let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
         Ok(socket)
     }
 
     /// Opens `/ws` and reads `hello` and the first `presence`, all within `limit`.
     pub async fn open_live(&self, limit: Duration) -> Result<Opened, Error> {
+        self.open_live_from(limit, None).await
+    }
+
+    /// [`Client::open_live`] from the local address `from` (see [`Client::socket_from`]).
+    pub async fn open_live_from(&self, limit: Duration, from: Option<IpAddr>) -> Result<Opened, Error> {
         let started = Instant::now();
         let opening = async {
-            let mut ws = self.socket().await.map_err(Error::Upgrade)?;
+            let mut ws = self
+                .socket_from(Some(self.origin()), from)
+                .await
+                .map_err(Error::Upgrade)?;
             let heartbeat = match read_frame(&mut ws).await? {
                 ServerFrame::Hello { heartbeat_ms, .. } => Duration::from_millis(heartbeat_ms),
                 other => return Err(unexpected("hello", other)),

@@ -13,6 +13,7 @@
 
 use super::limits::{FrameRate, Seat};
 use super::outgoing::{stopped, Stop, Writer};
+use super::queue;
 use super::registry::{Outgoing, Revoked, SocketId};
 use crate::state::AppState;
 use axum::extract::ws::{Message, WebSocket};
@@ -22,7 +23,7 @@ use parley::model::{CurrentUser, PersonRef};
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ConversationId, UserId};
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Bad frames in a row before the socket is closed.
@@ -69,7 +70,9 @@ pub(super) async fn run(
         role: user.role,
     };
     let availability = if user.role.is_staff() {
-        match backend::presence::availability_of(&state.backend.db, user.id).await {
+        // Boxed, like the frame handlers: a database call's future is large,
+        // and this one runs once, before the socket starts idling.
+        match Box::pin(backend::presence::availability_of(&state.backend.db, user.id)).await {
             Ok(availability) => Some(availability),
             Err(e) => {
                 tracing::error!(error = %e, "could not read availability");
@@ -102,7 +105,7 @@ impl Socket {
     async fn serve(
         &mut self,
         socket: WebSocket,
-        mut queue: mpsc::Receiver<Outgoing>,
+        mut queue: queue::Receiver<Outgoing>,
         mut revoked: oneshot::Receiver<Revoked>,
     ) -> Option<u16> {
         let hub = self.state.hub.clone();
@@ -188,9 +191,17 @@ impl Socket {
                 break Some(close_for(why));
             }
             let result = match serde_json::from_str::<ClientFrame>(text.as_str()) {
+                // The heartbeat, what an idle socket mostly sends: answered here.
+                Ok(ClientFrame::Ping) => {
+                    bad_in_a_row = 0;
+                    writer.send(&ServerFrame::Pong).await.map_err(Stop::from)
+                }
                 Ok(frame) => {
                     bad_in_a_row = 0;
-                    self.handle(frame, &mut writer, &mut queue).await
+                    // Boxed: the handlers' futures (database calls, replay)
+                    // are several KiB, and held inline they would make every
+                    // socket's task that large while it idles.
+                    Box::pin(self.handle(frame, &mut writer, &mut queue)).await
                 }
                 Err(e) => {
                     bad_in_a_row += 1;

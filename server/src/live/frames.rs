@@ -5,6 +5,7 @@
 
 use super::connection::{error_frame, Socket};
 use super::outgoing::{while_writing, Stop, WriteError, Writer};
+use super::queue;
 use super::registry::{encode, Outgoing, SubscribeError};
 use backend::bus::Event;
 use backend::conversations::{self, Audience};
@@ -12,7 +13,6 @@ use backend::ServiceError;
 use parley::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use parley::{ClientId, ConversationId, Seq};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Messages replayed per query when a client catches up.
@@ -26,7 +26,7 @@ impl Socket {
         &mut self,
         frame: ClientFrame,
         writer: &mut Writer,
-        queue: &mut mpsc::Receiver<Outgoing>,
+        queue: &mut queue::Receiver<Outgoing>,
     ) -> Result<(), Stop> {
         let written = match frame {
             ClientFrame::Ping => writer.send(&ServerFrame::Pong).await,

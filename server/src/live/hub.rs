@@ -16,6 +16,7 @@
 use super::deliver;
 use super::limits::{Occupancy, Refusal, Seat};
 use super::presence::{PresenceBook, PresenceSnapshot};
+use super::queue;
 use super::registry::{
     encode, NewSocket, Outgoing, Registry, Revoked, SocketId, SubscribeError, QUEUE_CAPACITY,
 };
@@ -31,7 +32,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio_util::task::TaskTracker;
 
 /// Shared state of all live sockets in this process.
@@ -244,9 +245,13 @@ impl Hub {
         user: &PersonRef,
         session: Option<String>,
         availability: Option<Availability>,
-    ) -> (Registration, mpsc::Receiver<Outgoing>, oneshot::Receiver<Revoked>) {
+    ) -> (
+        Registration,
+        queue::Receiver<Outgoing>,
+        oneshot::Receiver<Revoked>,
+    ) {
         let id = self.inner.next_socket.fetch_add(1, Ordering::Relaxed);
-        let (tx, queue) = mpsc::channel(QUEUE_CAPACITY);
+        let (tx, queue) = queue::channel(QUEUE_CAPACITY);
         let (revoked, why) = oneshot::channel();
         self.write_registry().add(
             id,

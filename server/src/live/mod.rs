@@ -20,6 +20,7 @@
 //! - `connection`: one socket's loop (read, answer, forward, close).
 //! - `frames`: what each client frame does.
 //! - `outgoing`: writing to one socket (batches, writing while a send commits).
+//! - `queue`: one socket's bounded queue of outgoing frames.
 
 mod connection;
 mod deliver;
@@ -28,6 +29,7 @@ pub mod hub;
 pub mod limits;
 mod outgoing;
 pub mod presence;
+mod queue;
 pub mod registry;
 mod shared_presence;
 mod upgrade;

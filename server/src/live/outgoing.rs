@@ -4,6 +4,7 @@
 //! hold its task (and its buffers) forever: a write that does not finish in
 //! time ends the socket.
 
+use super::queue;
 use super::registry::Outgoing;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::SplitSink;
@@ -11,7 +12,6 @@ use futures::SinkExt;
 use parley::protocol::ServerFrame;
 use std::future::Future;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Frames written before one flush when the queue has many waiting.
 const WRITE_BATCH: usize = 64;
@@ -70,7 +70,7 @@ impl Writer {
     pub(super) async fn write_batch(
         &mut self,
         first: Outgoing,
-        queue: &mut mpsc::Receiver<Outgoing>,
+        queue: &mut queue::Receiver<Outgoing>,
     ) -> Result<(), WriteError> {
         self.feed(first).await?;
         for _ in 1..WRITE_BATCH {
@@ -119,7 +119,7 @@ pub(super) async fn stopped(signal: &mut tokio::sync::watch::Receiver<bool>) {
 pub(super) async fn while_writing<T>(
     work: impl Future<Output = T>,
     writer: &mut Writer,
-    queue: &mut mpsc::Receiver<Outgoing>,
+    queue: &mut queue::Receiver<Outgoing>,
 ) -> Result<T, Stop> {
     tokio::pin!(work);
     loop {

@@ -87,7 +87,7 @@ impl PresenceBook {
         let state = self.upsert(person, availability);
         state.sockets += 1;
         state.connected = true;
-        self.changes.changed.push(id);
+        note(&mut self.changes.changed, id);
     }
 
     /// Someone's access changed (a new role, or deactivated): they leave the
@@ -95,8 +95,8 @@ impl PresenceBook {
     /// next socket brings them back with their stored availability.
     pub fn forget(&mut self, user: UserId) {
         if self.staff.remove(&user).is_some() {
-            self.changes.gone.push(user);
-            self.changes.changed.push(user);
+            note(&mut self.changes.gone, user);
+            note(&mut self.changes.changed, user);
         }
         self.elsewhere.remove(&user);
     }
@@ -109,8 +109,8 @@ impl PresenceBook {
         state.sockets = state.sockets.saturating_sub(1);
         if state.sockets == 0 {
             state.generation += 1;
-            self.changes.left.push(user);
-            self.changes.changed.push(user);
+            note(&mut self.changes.left, user);
+            note(&mut self.changes.changed, user);
             Some(state.generation)
         } else {
             None
@@ -122,8 +122,8 @@ impl PresenceBook {
         if let Some(state) = self.staff.get_mut(&user) {
             if state.generation == generation && state.sockets == 0 {
                 state.connected = false;
-                self.changes.gone.push(user);
-                self.changes.changed.push(user);
+                note(&mut self.changes.gone, user);
+                note(&mut self.changes.changed, user);
             }
         }
     }
@@ -216,6 +216,16 @@ impl PresenceBook {
     }
 }
 
+/// Adds `user` to a list of changes unless it is there already. Without
+/// Redis nobody takes the changes, and with it a staff member opening
+/// thousands of sockets between two syncs would otherwise be listed once per
+/// socket: either way the lists stay as long as the team.
+fn note(list: &mut Vec<UserId>, user: UserId) {
+    if !list.contains(&user) {
+        list.push(user);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +299,19 @@ mod tests {
         book.grace_expired(ann().id, generation);
         assert_eq!(book.take_changes().gone, vec![ann().id]);
         assert_eq!(book.take_changes(), Changes::default());
+    }
+
+    #[test]
+    fn changes_name_each_member_once_however_many_sockets_they_open() {
+        let mut book = PresenceBook::default();
+        for _ in 0..1000 {
+            book.connected(ann(), Availability::Online);
+        }
+        for _ in 0..1000 {
+            book.disconnected(ann().id);
+        }
+        assert_eq!(book.changes.changed, vec![ann().id]);
+        assert_eq!(book.changes.left, vec![ann().id]);
     }
 
     #[test]

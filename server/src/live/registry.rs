@@ -8,11 +8,12 @@
 //! reading and is dropped (its client reconnects and replays what it missed),
 //! so one slow client can neither stall the others nor grow server memory.
 
+use super::queue::{self, TrySendError};
 use axum::extract::ws::Utf8Bytes;
 use parley::protocol::ServerFrame;
 use parley::{ConversationId, UserId};
 use std::collections::{HashMap, HashSet};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub type SocketId = u64;
 
@@ -35,7 +36,7 @@ pub(crate) struct SocketEntry {
     pub staff: bool,
     /// The session the socket was opened with (`None` if it had no id).
     pub session: Option<String>,
-    tx: mpsc::Sender<Outgoing>,
+    tx: queue::Sender<Outgoing>,
     /// Tells the socket's task why the hub dropped it, when it was not for
     /// lagging (then the closed queue says enough).
     revoked: Option<oneshot::Sender<Revoked>>,
@@ -56,7 +57,7 @@ pub(crate) struct NewSocket {
     pub user: UserId,
     pub staff: bool,
     pub session: Option<String>,
-    pub tx: mpsc::Sender<Outgoing>,
+    pub tx: queue::Sender<Outgoing>,
     pub revoked: oneshot::Sender<Revoked>,
 }
 
@@ -186,9 +187,9 @@ impl SocketEntry {
     pub fn push(&self, frame: &Outgoing) -> bool {
         match self.tx.try_send(frame.clone()) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => false,
+            Err(TrySendError::Full(_)) => false,
             // Closing already: nothing to deliver, nothing to punish.
-            Err(mpsc::error::TrySendError::Closed(_)) => true,
+            Err(TrySendError::Closed(_)) => true,
         }
     }
 }
@@ -206,7 +207,7 @@ fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<SocketId>>, key
 mod tests {
     use super::*;
 
-    fn socket(user: i64, staff: bool, tx: &mpsc::Sender<Outgoing>) -> NewSocket {
+    fn socket(user: i64, staff: bool, tx: &queue::Sender<Outgoing>) -> NewSocket {
         NewSocket {
             user: UserId(user),
             staff,
@@ -225,7 +226,7 @@ mod tests {
     #[test]
     fn subscribe_unsubscribe_and_remove_keep_the_maps_clean() {
         let mut registry = Registry::default();
-        let (tx, _rx) = mpsc::channel(4);
+        let (tx, _rx) = queue::channel(4);
         registry.add(1, socket(10, false, &tx));
         registry.add(2, socket(20, true, &tx));
         let c = ConversationId(5);
@@ -251,7 +252,7 @@ mod tests {
     #[test]
     fn subscriptions_are_bounded() {
         let mut registry = Registry::default();
-        let (tx, _rx) = mpsc::channel(4);
+        let (tx, _rx) = queue::channel(4);
         registry.add(1, socket(1, true, &tx));
         for i in 0..MAX_SUBSCRIPTIONS as i64 {
             assert_eq!(registry.subscribe(1, ConversationId(i)), Ok(()));
@@ -265,7 +266,7 @@ mod tests {
     #[test]
     fn a_revoked_socket_is_told_why_before_its_queue_closes() {
         let mut registry = Registry::default();
-        let (tx, mut queue) = mpsc::channel(4);
+        let (tx, mut queue) = queue::channel(4);
         let (revoked, mut why) = oneshot::channel();
         registry.add(
             1,
@@ -285,7 +286,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_reports_the_socket() {
-        let (tx, _rx) = mpsc::channel(1);
+        let (tx, _rx) = queue::channel(1);
         let entry = SocketEntry {
             user: UserId(1),
             staff: false,

@@ -18,35 +18,10 @@ parley="${PARLEY_BIN:-$bin/parley}"
 ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "open-file limit: $(ulimit -n)" >&2
 
-tmp="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-url="http://127.0.0.1:$port"
-export DATABASE_URL="sqlite://$tmp/parley.db"
-mkdir -p "$tmp/site"
-LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$tmp/site" \
+source "$root/scripts/lib/fresh-server.sh"
+start_fresh_server "$parley" \
   PARLEY_MAX_SOCKETS=100000 PARLEY_MAX_SOCKETS_PER_USER=100000 \
-  PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE=1000000 PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR=1000000 \
-  PARLEY_LOCAL_ONLY=true RUST_LOG=warn \
-  "$parley" serve >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS "$url/healthz" >/dev/null 2>&1 && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    cat "$tmp/server.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+  PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE=1000000 PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR=1000000
 status=0
 "$bin/parley-loadgen" --url "$url" --server-pid "$server_pid" \
   --parley-bin "$parley" --database-url "$DATABASE_URL" \

@@ -23,41 +23,12 @@ echo "==> building parley and parley-loadgen ($profile)"
 cargo build "${build_flags[@]}" -p server -p loadgen
 bin="$target/$profile"
 
-tmp="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-url="http://127.0.0.1:$port"
-export DATABASE_URL="sqlite://$tmp/parley.db"
-mkdir -p "$tmp/site"
-
-echo "==> starting parley at $url (database in $tmp)"
-LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$tmp/site" \
-  PARLEY_RATE_PER_MINUTE=100000 PARLEY_LOCAL_ONLY=true PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE=100000 \
-  PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR=100000 RUST_LOG=warn \
-  "$bin/parley" serve >"$tmp/server.log" 2>&1 &
-server_pid=$!
-
-for _ in $(seq 1 150); do
-  if curl -fsS "$url/healthz" >/dev/null 2>&1; then
-    break
-  fi
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "parley exited before it was ready:" >&2
-    cat "$tmp/server.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-curl -fsS "$url/healthz" >/dev/null
+source "$root/scripts/lib/fresh-server.sh"
+echo "==> starting parley (database in $tmp)"
+start_fresh_server "$bin/parley" \
+  PARLEY_RATE_PER_MINUTE=100000 PARLEY_SIGNINS_PER_ADDRESS_PER_MINUTE=100000 \
+  PARLEY_REGISTRATIONS_PER_ADDRESS_PER_HOUR=100000
+echo "==> parley at $url"
 
 loadgen=("$bin/parley-loadgen" --url "$url" --server-pid "$server_pid"
   --parley-bin "$bin/parley" --database-url "$DATABASE_URL" --prefix smoke)

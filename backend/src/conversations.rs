@@ -137,14 +137,6 @@ pub fn write_stats(backend: &Backend) -> WriteStats {
 
 // ---- Reading -------------------------------------------------------------
 
-/// A conversation's list rows for staff and for its customer, without unread counts.
-pub async fn summaries(
-    db: &Db,
-    id: ConversationId,
-) -> ServiceResult<(ConversationSummary, ConversationSummary)> {
-    on_engine!(db, conversations::summaries(id))
-}
-
 /// A customer's own conversations, newest (visible) activity first.
 pub async fn list_for_customer(
     db: &Db,

@@ -6,9 +6,9 @@
 //! must have been announced — its messages and its list row.
 
 use crate::helpers::store_with_limit;
-use backend::conversations::{self, Audience};
+use backend::conversations;
 use backend::Event;
-use parley::{ClientId, ConversationId, Role, Seq};
+use parley::{ClientId, ConversationId, Role};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::TryRecvError;
@@ -22,11 +22,11 @@ async fn until(deadline: Instant) {
     }
 }
 
-/// The client ids stored in the conversation (all of it, not a page).
+/// The client ids stored in the conversation.
 async fn stored(store: &crate::helpers::Store, id: ConversationId) -> HashSet<String> {
-    conversations::replay(store.db(), Audience::Staff, id, Seq(0), 100_000)
+    store
+        .all_messages(id)
         .await
-        .expect("replay")
         .into_iter()
         .filter_map(|m| m.client_id)
         .collect()

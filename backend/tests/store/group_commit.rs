@@ -33,12 +33,7 @@ fn spawn_send(
 
 /// Every seq stored in `id`, oldest first (staff numbering).
 async fn stored_seqs(store: &crate::helpers::Store, id: ConversationId) -> Vec<Seq> {
-    conversations::replay(store.db(), conversations::Audience::Staff, id, Seq(0), 100_000)
-        .await
-        .expect("replay")
-        .iter()
-        .map(|m| m.seq)
-        .collect()
+    store.all_messages(id).await.iter().map(|m| m.seq).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,9 @@ use backend::db::PoolSet;
 use backend::limits::SendLimiter;
 use backend::scratch::Scratch;
 use backend::{accounts, conversations, Backend, Bus, Db};
-use parley::model::CurrentUser;
+use parley::model::{CurrentUser, Message};
 use parley::validate::{DisplayName, Email, Password};
-use parley::{ConversationId, Role};
+use parley::{ConversationId, Role, Seq};
 
 /// A fresh migrated database (`backend::scratch`: SQLite, or PostgreSQL
 /// with `PARLEY_TEST_DATABASE=postgres`) and the backend over it.
@@ -69,5 +69,13 @@ impl Store {
             .await
             .expect("start a conversation");
         id
+    }
+
+    /// Every message stored in `id`, oldest first, as staff see them (all
+    /// of it, not a page).
+    pub async fn all_messages(&self, id: ConversationId) -> Vec<Message> {
+        conversations::replay(self.db(), conversations::Audience::Staff, id, Seq(0), 100_000)
+            .await
+            .expect("replay")
     }
 }

@@ -17,30 +17,6 @@ use parley::model::{
 };
 use parley::{ConversationId, Role, Seq, Timestamp, UserId};
 
-/// A conversation's list rows for staff and for its customer, without unread counts.
-pub(crate) async fn summaries(
-    db: &Db,
-    id: ConversationId,
-) -> ServiceResult<(ConversationSummary, ConversationSummary)> {
-    let mut staff = summary_query(Audience::Staff, None);
-    staff.push("WHERE c.id = ");
-    staff.push_bind(id);
-    let staff: SummaryRow = staff
-        .build_query_as()
-        .fetch_optional(&db.read)
-        .await?
-        .ok_or(NOT_FOUND)?;
-    let mut customer = summary_query(Audience::Customer, None);
-    customer.push("WHERE c.id = ");
-    customer.push_bind(id);
-    let customer: SummaryRow = customer
-        .build_query_as()
-        .fetch_optional(&db.read)
-        .await?
-        .ok_or(NOT_FOUND)?;
-    Ok((staff.into(), customer.into()))
-}
-
 /// The list rows for staff and for the customer of each of `ids` (without
 /// unread counts): two queries however many there are, for the
 /// announcement of a batch of changes. Rows come in no particular order; a

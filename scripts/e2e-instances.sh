@@ -88,8 +88,8 @@ if [ -z "$nginx_bin" ] && [ -x /usr/sbin/nginx ]; then
   nginx_bin=/usr/sbin/nginx
 fi
 [ -n "$nginx_bin" ] || die "nginx not found: run scripts/install-tools.sh (Debian's nginx package)"
-[ -x "$bin" ] || die "no parley binary at $bin: build it with \`cargo leptos build\` (or scripts/test.sh e2e), or set PARLEY_BIN"
-[ -d "$site/pkg" ] || die "no built site at $site (no pkg/ in it): build it with \`cargo leptos build\`, or set LEPTOS_SITE_ROOT"
+[ -x "$bin" ] || die "no parley binary at $bin: build it with \`cargo leptos build --split\` (or scripts/test.sh e2e), or set PARLEY_BIN"
+[ -d "$site/pkg" ] || die "no built site at $site (no pkg/ in it): build it with \`cargo leptos build --split\`, or set LEPTOS_SITE_ROOT"
 [ -f "$conf_src" ] || die "missing $conf_src"
 command -v psql >/dev/null 2>&1 || die "psql not found: run scripts/install-tools.sh"
 

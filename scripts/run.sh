@@ -19,11 +19,12 @@ cd "$root"
 "$root/scripts/install-tools.sh"
 export PATH="$root/tools/node_modules/.bin:$PATH"
 
+# --split: the pages behind an account are loaded on demand (app/src/routes.rs).
 profile=debug
-build_flags=()
+build_flags=(--split)
 if [ "${1:-}" = "--release" ]; then
   profile=release
-  build_flags=(--release --precompress)
+  build_flags=(--release --precompress --split)
 fi
 
 cargo leptos build "${build_flags[@]}"

@@ -23,7 +23,7 @@
 #              a private Redis for the scale-out tests, scripts/services.sh)
 #   postgres   the store and API suites again on a private PostgreSQL (and Redis)
 #   loadgen    a few seconds of the load generator: nothing lost or doubled
-#   e2e        cargo leptos build, then Playwright on Debian's Chromium
+#   e2e        cargo leptos build --split, then Playwright on Debian's Chromium
 #   e2e-instances
 #              Playwright through Debian's nginx (deploy/nginx/parley.conf) in
 #              front of two instances on one private PostgreSQL and Redis,
@@ -99,8 +99,8 @@ stage_loadgen() {
 stage_e2e() {
   need cargo-leptos
   local port
-  substep "cargo leptos build"
-  cargo leptos build
+  substep "cargo leptos build --split"
+  cargo leptos build --split
   substep "Playwright (Debian Chromium)"
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   (cd end2end && PARLEY_E2E_PORT="$port" npx playwright test)
@@ -108,10 +108,11 @@ stage_e2e() {
 
 stage_e2e-instances() {
   need cargo-leptos
-  # The e2e stage's build: `cargo leptos build` again finds everything fresh
-  # (a few seconds) after it, and still builds when this stage runs alone.
-  substep "cargo leptos build (reused)"
-  cargo leptos build
+  # The e2e stage's build: `cargo leptos build --split` again finds
+  # everything fresh (a few seconds) after it, and still builds when this
+  # stage runs alone.
+  substep "cargo leptos build --split (reused)"
+  cargo leptos build --split
   substep "Playwright via nginx"
   "$root/scripts/e2e-instances.sh" -- \
     "$root/end2end/node_modules/.bin/playwright" test --config "$root/end2end/playwright.instances.config.ts"

@@ -82,6 +82,25 @@ pub fn set_body_attribute(name: &str, value: &str) {
     side::set_body_attribute(name, value);
 }
 
+/// Whether the whole page has hydrated, lazily loaded routes included
+/// (tracked: an effect reading it runs again when it turns true). Never
+/// true on the server.
+pub fn hydrated() -> bool {
+    HYDRATED.get()
+}
+
+/// Called once by the frontend's entry point when hydration has finished:
+/// marks `<body>` with `data-hydrated` (what tests wait for) and lets what
+/// waits on [`hydrated`] start.
+pub fn mark_hydrated() {
+    set_body_attribute("data-hydrated", "true");
+    HYDRATED.set(true);
+}
+
+/// One flag per page (one per process on the server, where nothing sets it).
+static HYDRATED: std::sync::LazyLock<ArcRwSignal<bool>> =
+    std::sync::LazyLock::new(|| ArcRwSignal::new(false));
+
 /// The value stored under `key` in this origin's local storage, if any
 /// (`None` too when storage is unavailable, e.g. disabled by the user).
 pub fn local_storage_get(key: &str) -> Option<String> {

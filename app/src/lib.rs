@@ -15,6 +15,7 @@
 //! - [`thread`]: the thread both sides share: its state, the live follow,
 //!   the message list and the composer.
 //! - [`canned`]: canned responses (admin page, server functions).
+//! - [`routes`]: the pages behind an account, each loaded on demand.
 //! - [`layout`]: the top bar and shared notices (not found, forbidden).
 //! - [`parts`]: small shared markup: form errors, the status tag.
 //! - [`live`]: the browser's WebSocket client (inert on the server).
@@ -41,6 +42,7 @@ pub mod live;
 pub mod messages;
 pub mod parts;
 pub mod presence;
+pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod thread;
@@ -51,7 +53,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 use live::{Live, LiveState};
 
@@ -91,8 +93,14 @@ pub fn App() -> impl IntoView {
     let live = Live::provide();
     presence::Presence::provide();
 
-    // One socket per tab, for whoever is signed in; restarted on a change of user.
+    // One socket per tab, for whoever is signed in; restarted on a change of
+    // user. Not before the page has hydrated: a page behind an account
+    // hydrates once its lazily loaded code has arrived, and live events must
+    // not change a page that is still being hydrated.
     Effect::new(move |previous: Option<Option<parley::UserId>>| {
+        if !browser::hydrated() {
+            return None;
+        }
         let user = auth.user.get().and_then(|r| r.ok()).flatten();
         let id = user.as_ref().map(|u| u.id);
         if previous.as_ref() != Some(&id) {
@@ -129,9 +137,6 @@ pub fn App() -> impl IntoView {
         now
     });
 
-    // Effects run only in the browser, after hydration: tests wait for this mark.
-    Effect::new(|_| browser::set_body_attribute("data-hydrated", "true"));
-
     view! {
         <Stylesheet id="leptos" href="/pkg/parley.css" />
         <Router>
@@ -142,17 +147,37 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
-                    <Route path=path!("/messages") view=messages::MessagesPage ssr=SsrMode::Async />
                     <Route
-                        path=path!("/messages/new")
-                        view=messages::NewConversationPage
+                        path=path!("/messages")
+                        view={Lazy::<routes::Messages>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/messages/:id") view=messages::CustomerThreadPage ssr=SsrMode::Async />
-                    <Route path=path!("/inbox") view=inbox::InboxPage ssr=SsrMode::Async />
-                    <Route path=path!("/inbox/:id") view=inbox::StaffThreadPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/canned") view=canned::CannedPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/messages/new")
+                        view={Lazy::<routes::NewConversation>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/messages/:id")
+                        view={Lazy::<routes::CustomerThread>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/inbox") view={Lazy::<routes::Inbox>::new()} ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/inbox/:id")
+                        view={Lazy::<routes::StaffThread>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/users")
+                        view={Lazy::<routes::Users>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/admin/canned")
+                        view={Lazy::<routes::Canned>::new()}
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

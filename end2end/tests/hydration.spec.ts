@@ -1,5 +1,7 @@
 // Every page, as every role, hydrates without a single console error: a
-// hydration mismatch leaves a page that looks right but ignores clicks.
+// hydration mismatch leaves a page that looks right but ignores clicks. And
+// each page downloads only its own code (app/src/routes.rs: the pages behind
+// an account load on demand).
 import { expect, test, type Page } from '@playwright/test';
 import { ADMIN, AGENT, hydrated, login, register, uniqueEmail } from './support/app';
 
@@ -49,4 +51,34 @@ test('every page hydrates without errors, for every role', async ({ browser }) =
       await visitCleanly(staff, path);
     }
   }
+});
+
+/** The code chunks of pages behind an account a page fetched (`cargo leptos
+ *  build --split` names them `split___<route>_view_*.wasm`). */
+function splitChunks(page: Page): string[] {
+  const fetched: string[] = [];
+  page.on('request', (request) => {
+    const name = new URL(request.url()).pathname.match(/^\/pkg\/split___(\w+?)_view_/);
+    if (name) fetched.push(name[1]);
+  });
+  return fetched;
+}
+
+test("a first visit downloads no signed-in page's code, and a customer never the staff pages'", async ({ browser }) => {
+  const visitor = await (await browser.newContext()).newPage();
+  const visitorFetched = splitChunks(visitor);
+  for (const path of ['/', '/login', '/register']) {
+    await visitor.goto(path);
+    await hydrated(visitor);
+  }
+  expect(visitorFetched).toEqual([]);
+
+  const customer = await (await browser.newContext()).newPage();
+  const customerFetched = splitChunks(customer);
+  await register(customer, 'Lean Customer', uniqueEmail('lean'));
+  // Client-side navigation to a page behind an account fetches its code then.
+  await customer.getByRole('link', { name: 'Messages', exact: true }).click();
+  await expect(customer.getByRole('heading', { name: 'Messages', level: 1 })).toBeVisible();
+  expect(customerFetched).toContain('messages');
+  expect(customerFetched.filter((route) => ['inbox', 'staff_thread', 'users', 'canned'].includes(route))).toEqual([]);
 });

@@ -52,6 +52,9 @@ export async function startConversation(page: Page, body: string): Promise<strin
   await form.getByRole('button', { name: 'Start conversation' }).click();
   await expect(page).toHaveURL(/\/messages\/\d+$/);
   await hydrated(page);
+  // The thread's code is loaded on demand (app/src/routes.rs): the page is
+  // the thread once its composer shows.
+  await expect(page.getByTestId('composer')).toBeVisible();
   return new URL(page.url()).pathname.split('/').pop() ?? '';
 }
 

@@ -233,7 +233,7 @@ mod socket {
                 .unwrap_or_default();
             match user {
                 None => live.state.set(LiveState::Idle),
-                Some(_) => leptos::task::spawn_local(run(live, generation)),
+                Some(_) => leptos::task::spawn_local(run_lazily(live, generation)),
             }
         }
 
@@ -300,6 +300,14 @@ mod socket {
 
     fn is_current(live: Live, generation: u64) -> bool {
         live.link.is_current(generation)
+    }
+
+    /// [`run`], in its own chunk of the WASM (`cargo leptos build --split`):
+    /// only a signed-in page connects, so a first visit (sign in, register)
+    /// does not download the connection loop and the frame decoding.
+    #[leptos::lazy]
+    async fn run_lazily(live: Live, generation: u64) {
+        run(live, generation).await;
     }
 
     async fn run(live: Live, generation: u64) {

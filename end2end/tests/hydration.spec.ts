@@ -53,12 +53,13 @@ test('every page hydrates without errors, for every role', async ({ browser }) =
   }
 });
 
-/** The code chunks of pages behind an account a page fetched (`cargo leptos
- *  build --split` names them `split___<route>_view_*.wasm`). */
+/** The code a page fetched on demand (`cargo leptos build --split` names a
+ *  lazy route's chunk `split___<route>_view_*.wasm` and a lazy function's
+ *  `split_<function>_*.wasm`), by route or function name. */
 function splitChunks(page: Page): string[] {
   const fetched: string[] = [];
   page.on('request', (request) => {
-    const name = new URL(request.url()).pathname.match(/^\/pkg\/split___(\w+?)_view_/);
+    const name = new URL(request.url()).pathname.match(/^\/pkg\/split_+(\w+?)(?:_view)?_\d+\.wasm$/);
     if (name) fetched.push(name[1]);
   });
   return fetched;
@@ -80,5 +81,7 @@ test("a first visit downloads no signed-in page's code, and a customer never the
   await customer.getByRole('link', { name: 'Messages', exact: true }).click();
   await expect(customer.getByRole('heading', { name: 'Messages', level: 1 })).toBeVisible();
   expect(customerFetched).toContain('messages');
+  // The live connection loop, once signed in.
+  expect(customerFetched).toContain('run_lazily');
   expect(customerFetched.filter((route) => ['inbox', 'staff_thread', 'users', 'canned'].includes(route))).toEqual([]);
 });

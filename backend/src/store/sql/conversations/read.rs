@@ -1,11 +1,11 @@
 //! Reading conversations: lists, threads, history, replay, the customer
 //! panel, the audit trail, badges.
 
-use super::super::{Db, BYTE_ORDER, WAITING_INDEX_HINT};
+use super::super::{Db, Engine, BYTE_ORDER, WAITING_INDEX_HINT};
 use super::mark_read;
 use super::rows::{
     fetch_page, joined_person, message_select, page_by_activity, read_state, summary_query,
-    summary_query_from, MessageRow, SummaryRow,
+    summary_query_from, AnnouncedRow, MessageRow, SummaryRow,
 };
 use crate::conversations::{public_seq_at, require_staff, Audience, HISTORY_PAGE, NOT_FOUND};
 use crate::error::ServiceResult;
@@ -18,8 +18,9 @@ use parley::model::{
 use parley::{ConversationId, Role, Seq, Timestamp, UserId};
 
 /// The list rows for staff and for the customer of each of `ids` (without
-/// unread counts): two queries however many there are, for the
-/// announcement of a batch of changes. Rows come in no particular order; a
+/// unread counts), for the announcement of a batch of changes: one query
+/// however many there are (both sides' rows, told apart by
+/// [`AnnouncedRow::for_customer`]). Rows come in no particular order; a
 /// conversation that does not exist has none.
 pub(crate) async fn summaries_of(
     db: &Db,
@@ -28,25 +29,28 @@ pub(crate) async fn summaries_of(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = async |audience: Audience| -> ServiceResult<Vec<SummaryRow>> {
-        let mut q = summary_query(audience, None);
+    let push_ids = |q: &mut sqlx::QueryBuilder<'_, Engine>| {
         q.push("WHERE c.id IN (");
         let mut list = q.separated(", ");
         for id in ids {
             list.push_bind(*id);
         }
         q.push(")");
-        Ok(q.build_query_as().fetch_all(&db.read).await?)
     };
-    let staff = rows(Audience::Staff).await?;
-    let mut customer: std::collections::HashMap<ConversationId, SummaryRow> = rows(Audience::Customer)
-        .await?
-        .into_iter()
-        .map(|r| (r.id(), r))
-        .collect();
+    let mut q = summary_query(Audience::Staff, None);
+    push_ids(&mut q);
+    q.push(" UNION ALL ");
+    // Without a viewer the query has no binds of its own: its text is all of it.
+    q.push(summary_query(Audience::Customer, None).sql());
+    push_ids(&mut q);
+    let rows: Vec<AnnouncedRow> = q.build_query_as().fetch_all(&db.read).await?;
+    let (customer, staff): (Vec<AnnouncedRow>, Vec<AnnouncedRow>) =
+        rows.into_iter().partition(|r| r.for_customer == 1);
+    let mut customer: std::collections::HashMap<ConversationId, SummaryRow> =
+        customer.into_iter().map(|r| (r.row.id(), r.row)).collect();
     Ok(staff
         .into_iter()
-        .filter_map(|s| customer.remove(&s.id()).map(|c| (s.into(), c.into())))
+        .filter_map(|s| customer.remove(&s.row.id()).map(|c| (s.row.into(), c.into())))
         .collect())
 }
 

@@ -45,6 +45,15 @@ impl SummaryRow {
     }
 }
 
+/// A list row without a viewer, and whether it is the customer's (1) or the
+/// team's (0): both sides' rows of a batch are read in one query.
+#[derive(sqlx::FromRow)]
+pub(super) struct AnnouncedRow {
+    #[sqlx(flatten)]
+    pub(super) row: SummaryRow,
+    pub(super) for_customer: i64,
+}
+
 /// A person from a LEFT JOIN: present when all three columns are.
 pub(super) fn joined_person(
     id: Option<UserId>,
@@ -124,8 +133,12 @@ pub(super) fn summary_query_from<'a>(
         }
         None => {
             // A BIGINT on PostgreSQL too (a bare 0 is an int4 there, which
-            // does not decode as i64).
-            q.push("CAST(0 AS BIGINT) AS unread ");
+            // does not decode as i64). `for_customer` tells which side's row
+            // this is when both come in one query ([`AnnouncedRow`]).
+            let for_customer = i64::from(audience == Audience::Customer);
+            q.push(format!(
+                "CAST(0 AS BIGINT) AS unread, CAST({for_customer} AS BIGINT) AS for_customer "
+            ));
         }
     }
     q.push(format!(

@@ -55,11 +55,12 @@ pub(crate) async fn send(
         Box::pin(async move {
             let sender = &author;
             let client_id = owned_client_id.as_ref();
-            let state = tx.lock(conversation).await?;
+            // Lock and number in one statement; a refusal below rolls both back.
+            let (state, numbers) = tx.lock_for_message(conversation, kind).await?;
             state.authorize(sender)?;
             let next_status = state.status.after_message(sender.role, note)?;
             let committed = tx
-                .insert_message(conversation, kind, body.as_str(), client_id)
+                .insert_numbered(conversation, kind, body.as_str(), client_id, numbers)
                 .await?;
             let message = committed
                 .seen_by(Audience::of(sender))

@@ -1,15 +1,17 @@
 //! The statements changes share, on the open write transaction: locking the
-//! conversation row, inserting a message under that lock, moving the
-//! actor's read marker, and writing the row's new state.
+//! conversation row (for a message, locking and numbering it in one
+//! statement), inserting a message under that lock, moving the actor's read
+//! marker, and writing the row's new state.
 
 use super::super::super::Conn;
 use super::super::rows::{lock_state, ConversationState};
 use super::markers::advance_marker;
 use super::Change;
 use crate::bus::Committed;
+use crate::conversations::NOT_FOUND;
 use crate::error::ServiceResult;
 use parley::model::{Message, MessageKind, PersonRef};
-use parley::{ClientId, ConversationId, MessageId, Seq, Timestamp};
+use parley::{ClientId, ConversationId, ConversationStatus, MessageId, Seq, Timestamp, UserId};
 
 /// One change's open transaction: who makes it, and the one `now` every row
 /// it writes carries.
@@ -39,6 +41,57 @@ impl<'t> WriteTx<'t> {
         lock_state(self.conn, conversation).await
     }
 
+    /// Locks the conversation row and numbers a message of `kind` in the
+    /// same statement: the row's state for the authorization and the
+    /// lifecycle, and the numbers [`WriteTx::insert_numbered`] writes. One
+    /// statement instead of [`WriteTx::lock`] and [`WriteTx::insert_message`]'s
+    /// own `UPDATE`. The numbers are taken before the change is checked: a
+    /// refused change is rolled back (its savepoint, or its transaction when
+    /// it is alone), numbers included, so neither sequence gets a gap.
+    pub(super) async fn lock_for_message(
+        &mut self,
+        conversation: ConversationId,
+        kind: MessageKind,
+    ) -> ServiceResult<(ConversationState, Numbers)> {
+        let (customer_id, status, assignee_id, seq, public_seq, staff_tally, public_tally) =
+            sqlx::query_as::<
+                _,
+                (
+                    UserId,
+                    ConversationStatus,
+                    Option<UserId>,
+                    Seq,
+                    Option<Seq>,
+                    i64,
+                    i64,
+                ),
+            >(
+                "UPDATE conversations SET last_seq = last_seq + 1, last_public_seq = last_public_seq + $2, \
+                 staff_tally = staff_tally + $3, public_tally = public_tally + $4 WHERE id = $1 \
+                 RETURNING customer_id, status, assignee_id, last_seq, \
+                 CASE WHEN $2 = 1 THEN last_public_seq END, staff_tally, public_tally",
+            )
+            .bind(conversation)
+            .bind(i64::from(kind.visible_to_customer()))
+            .bind(Numbers::staff_counts(kind))
+            .bind(Numbers::public_counts(kind))
+            .fetch_optional(&mut *self.conn)
+            .await?
+            .ok_or(NOT_FOUND)?;
+        let state = ConversationState {
+            customer_id,
+            status,
+            assignee_id,
+        };
+        let numbers = Numbers {
+            seq,
+            public_seq,
+            staff_tally,
+            public_tally,
+        };
+        Ok((state, numbers))
+    }
+
     /// Inserts a message by the actor, taking the conversation's next seq
     /// and, unless it is a note, its next public seq — both under the row
     /// lock, so neither sequence has gaps and both follow commit order —
@@ -52,10 +105,6 @@ impl<'t> WriteTx<'t> {
         body: &str,
         client_id: Option<&ClientId>,
     ) -> Result<Committed, sqlx::Error> {
-        // What this message adds to the tallies of what counts as unread:
-        // texts for everyone, notes for staff, system messages for nobody.
-        let staff_counts = i64::from(kind != MessageKind::System);
-        let public_counts = i64::from(kind == MessageKind::Text);
         let (seq, public_seq, staff_tally, public_tally): (Seq, Option<Seq>, i64, i64) =
             if kind.visible_to_customer() {
                 sqlx::query_as(
@@ -64,8 +113,8 @@ impl<'t> WriteTx<'t> {
                      WHERE id = $1 RETURNING last_seq, last_public_seq, staff_tally, public_tally",
             )
             .bind(conversation)
-            .bind(staff_counts)
-            .bind(public_counts)
+            .bind(Numbers::staff_counts(kind))
+            .bind(Numbers::public_counts(kind))
             .fetch_one(&mut *self.conn)
             .await?
             } else {
@@ -76,11 +125,38 @@ impl<'t> WriteTx<'t> {
                      WHERE id = $1 RETURNING last_seq, CAST(NULL AS BIGINT), staff_tally, public_tally",
                 )
                 .bind(conversation)
-                .bind(staff_counts)
-                .bind(public_counts)
+                .bind(Numbers::staff_counts(kind))
+                .bind(Numbers::public_counts(kind))
                 .fetch_one(&mut *self.conn)
                 .await?
             };
+        let numbers = Numbers {
+            seq,
+            public_seq,
+            staff_tally,
+            public_tally,
+        };
+        self.insert_numbered(conversation, kind, body, client_id, numbers)
+            .await
+    }
+
+    /// Inserts a message by the actor under the numbers its conversation's
+    /// row gave it (see [`WriteTx::lock_for_message`]); the database's error
+    /// as it is, like [`WriteTx::insert_message`].
+    pub(super) async fn insert_numbered(
+        &mut self,
+        conversation: ConversationId,
+        kind: MessageKind,
+        body: &str,
+        client_id: Option<&ClientId>,
+        numbers: Numbers,
+    ) -> Result<Committed, sqlx::Error> {
+        let Numbers {
+            seq,
+            public_seq,
+            staff_tally,
+            public_tally,
+        } = numbers;
         let id: MessageId = sqlx::query_scalar(
             "INSERT INTO messages (conversation_id, seq, public_seq, sender_id, kind, body, client_id, created_at, \
              staff_tally, public_tally) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -129,6 +205,29 @@ impl<'t> WriteTx<'t> {
     ) -> ServiceResult<()> {
         advance_marker(self.conn, conversation, self.actor.id, seq, self.now).await?;
         Ok(())
+    }
+}
+
+/// The numbers a new message takes from its conversation's row: its place
+/// in both sequences (no public one for a note or a system message) and the
+/// unread tallies after it.
+pub(super) struct Numbers {
+    seq: Seq,
+    public_seq: Option<Seq>,
+    staff_tally: i64,
+    public_tally: i64,
+}
+
+impl Numbers {
+    /// What a message of `kind` adds to the staff side's tally of what
+    /// counts as unread: texts and notes (system messages count for nobody).
+    fn staff_counts(kind: MessageKind) -> i64 {
+        i64::from(kind != MessageKind::System)
+    }
+
+    /// What it adds to the customer side's tally: texts only.
+    fn public_counts(kind: MessageKind) -> i64 {
+        i64::from(kind == MessageKind::Text)
     }
 }
 
